@@ -1,0 +1,245 @@
+//! A streaming reader of Singer messages.
+
+use std::io::{BufRead, ErrorKind};
+
+use crate::error::{Error, Result};
+use crate::message::Message;
+
+/// The default limit on one input line: 64 MiB. Generous for wide records,
+/// small enough that a runaway line is an error, not an out-of-memory kill.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A message together with the 1-based input line it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineMessage {
+    /// The 1-based line number.
+    pub line: u64,
+    /// The message.
+    pub message: Message,
+}
+
+/// Reads Singer messages, one per line, from any [`BufRead`].
+///
+/// Blank lines are skipped, a trailing `\r` is dropped and a UTF-8 byte order
+/// mark on the first line is ignored. Memory is bounded by the longest line,
+/// which is bounded by [`Reader::with_max_line_bytes`].
+///
+/// After a bad line the reader can go on with the next one: the error names
+/// the line, and the bad line has been consumed in full. An I/O error ends
+/// the input.
+///
+/// ```
+/// use singer_protocol::{Message, Reader};
+///
+/// let input = "{\"type\":\"STATE\",\"value\":{}}\n\n{\"type\":\"record\",\"stream\":\"s\",\"record\":{\"n\":1e400}}\n";
+/// let mut reader = Reader::new(input.as_bytes());
+/// let first = reader.read_message()?.expect("a message");
+/// assert_eq!((first.line, first.message.type_name()), (1, "STATE"));
+/// let second = reader.read_message()?.expect("a message");
+/// assert_eq!(second.line, 3);
+/// let Message::Record(record) = second.message else { unreachable!() };
+/// assert_eq!(record.record.get(), r#"{"n":1e400}"#);
+/// assert!(reader.read_message()?.is_none());
+/// # Ok::<(), singer_protocol::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Reader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    line: u64,
+    max_line_bytes: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader with the default line limit ([`DEFAULT_MAX_LINE_BYTES`]).
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: Vec::new(),
+            line: 0,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            done: false,
+        }
+    }
+
+    /// Sets the longest line accepted, in bytes (without the terminator).
+    #[must_use]
+    pub fn with_max_line_bytes(mut self, max_line_bytes: usize) -> Self {
+        self.max_line_bytes = max_line_bytes;
+        self
+    }
+
+    /// The number of the last line read (0 before the first).
+    #[must_use]
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Reads the next message; `Ok(None)` at the end of the input.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Read`] when the input fails, [`Error::LineTooLong`],
+    /// [`Error::InvalidUtf8`] and the errors of [`Message::parse`] for a bad
+    /// line.
+    pub fn read_message(&mut self) -> Result<Option<LineMessage>> {
+        loop {
+            if !self.next_line()? {
+                return Ok(None);
+            }
+            let line = self.line;
+            let mut text = self.buf.as_slice();
+            if line == 1 {
+                text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+            }
+            let text = text.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            let text = std::str::from_utf8(text).map_err(|e| Error::InvalidUtf8 {
+                line,
+                column: e.valid_up_to() + 1,
+            })?;
+            let message = Message::parse(text, line)?;
+            return Ok(Some(LineMessage { line, message }));
+        }
+    }
+
+    /// Reads the next line into `self.buf`, without its terminator; `false`
+    /// at the end of the input.
+    fn next_line(&mut self) -> Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        self.buf.clear();
+        self.line += 1;
+        let line = self.line;
+        let mut too_long = false;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    self.done = true;
+                    return Err(Error::Read { line, source });
+                }
+            };
+            if available.is_empty() {
+                self.done = true;
+                if too_long {
+                    return Err(self.too_long());
+                }
+                return Ok(!self.buf.is_empty());
+            }
+            let (chunk, consumed, found) = match memchr::memchr(b'\n', available) {
+                Some(end) => (available.get(..end).unwrap_or_default(), end + 1, true),
+                None => (available, available.len(), false),
+            };
+            if !too_long {
+                if self.buf.len() + chunk.len() > self.max_line_bytes {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(chunk);
+                }
+            }
+            self.inner.consume(consumed);
+            if found {
+                if too_long {
+                    return Err(self.too_long());
+                }
+                return Ok(true);
+            }
+        }
+    }
+
+    fn too_long(&self) -> Error {
+        Error::LineTooLong {
+            line: self.line,
+            limit: self.max_line_bytes,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Reader<R> {
+    type Item = Result<LineMessage>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_message().transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufReader, Read};
+
+    use super::*;
+
+    fn read_all(input: &[u8], limit: usize) -> Vec<Result<u64, String>> {
+        Reader::new(BufReader::with_capacity(8, input))
+            .with_max_line_bytes(limit)
+            .map(|r| r.map(|m| m.line).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn numbers_lines_and_skips_blank_ones() {
+        let input = b"\xEF\xBB\xBF{\"type\":\"STATE\",\"value\":1}\r\n\n   \n{\"type\":\"STATE\",\"value\":2}";
+        assert_eq!(read_all(input, 100), [Ok(1), Ok(4)]);
+    }
+
+    #[test]
+    fn too_long_line_is_an_error_and_reading_resumes_after_it() {
+        let long = format!("{{\"type\":\"STATE\",\"value\":\"{}\"}}", "x".repeat(100));
+        let input = format!(
+            "{{\"type\":\"STATE\",\"value\":1}}\n{long}\n{{\"type\":\"STATE\",\"value\":3}}\n{long}"
+        );
+        assert_eq!(
+            read_all(input.as_bytes(), 64),
+            [
+                Ok(1),
+                Err("line 2: longer than the limit of 64 bytes".into()),
+                Ok(3),
+                Err("line 4: longer than the limit of 64 bytes".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_byte() {
+        let input = b"{\"type\":\"STATE\",\"value\":1}\n{\"type\":\"STATE\",\"value\":\"\xff\"}\n";
+        assert_eq!(
+            read_all(input, 100),
+            [Ok(1), Err("line 2, column 26: not valid UTF-8".into())]
+        );
+    }
+
+    #[test]
+    fn read_errors_end_the_input() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let results: Vec<_> = Reader::new(BufReader::new(Failing)).collect();
+        assert_eq!(results.len(), 1);
+        assert_eq!(
+            results[0].as_ref().map(|_| ()).map_err(ToString::to_string),
+            Err("line 1: reading input failed: disk on fire".into())
+        );
+    }
+
+    #[test]
+    fn every_split_of_the_input_reads_the_same() {
+        let input = "{\"type\":\"STATE\",\"value\":1}\n{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"a\":\"\u{e9}\"}}\n";
+        for capacity in 1..input.len() {
+            let messages: Vec<_> =
+                Reader::new(BufReader::with_capacity(capacity, input.as_bytes()))
+                    .map(|m| m.expect("valid").line)
+                    .collect();
+            assert_eq!(messages, [1, 2], "capacity {capacity}");
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! A writer of Singer messages.
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use crate::message::{Message, RecordMessage};
+
+/// Writes Singer messages, one compact JSON object per line, to any
+/// [`Write`]. It is the one thing in a binary that writes stdout.
+///
+/// Output is buffered by the caller's writer (wrap stdout in a
+/// [`io::BufWriter`]); the writer flushes after every `STATE` message (and
+/// after every [`Writer::write_state_value`]) so that a checkpoint is
+/// visible downstream as soon as it is emitted, and on [`Writer::flush`].
+///
+/// ```
+/// use singer_protocol::{Message, RecordMessage, Writer};
+///
+/// let mut writer = Writer::new(Vec::new());
+/// let record = RecordMessage::from_json("users", r#"{"id":1,"balance":0.10}"#.to_owned())?;
+/// writer.write(&Message::Record(record))?;
+/// assert_eq!(
+///     String::from_utf8(writer.into_inner()).expect("UTF-8"),
+///     "{\"type\":\"RECORD\",\"stream\":\"users\",\"record\":{\"id\":1,\"balance\":0.10}}\n"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Writer<W: Write> {
+    inner: W,
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer over `inner`.
+    pub fn new(inner: W) -> Self {
+        Self { inner }
+    }
+
+    /// Writes one message and a newline; flushes after `STATE`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the underlying writer (`BrokenPipe` when the reader
+    /// of a pipe went away).
+    pub fn write(&mut self, message: &Message) -> io::Result<()> {
+        serde_json::to_writer(&mut self.inner, message)?;
+        self.inner.write_all(b"\n")?;
+        if matches!(message, Message::State(_)) {
+            self.inner.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a record message (the hot path of a tap).
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the underlying writer.
+    pub fn write_record(&mut self, record: &RecordMessage) -> io::Result<()> {
+        serde_json::to_writer(&mut self.inner, &RecordRef(record))?;
+        self.inner.write_all(b"\n")
+    }
+
+    /// Writes a bare state value and a newline, then flushes: what a target
+    /// emits on stdout (not a wrapped `STATE` message).
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the underlying writer.
+    pub fn write_state_value(&mut self, value: &Value) -> io::Result<()> {
+        serde_json::to_writer(&mut self.inner, value)?;
+        self.inner.write_all(b"\n")?;
+        self.inner.flush()
+    }
+
+    /// Flushes the underlying writer.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
+    /// The underlying writer.
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// Unwraps the writer (without flushing).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+}
+
+/// Serialises a borrowed record as a `RECORD` message.
+struct RecordRef<'a>(&'a RecordMessage);
+
+impl serde::Serialize for RecordRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let record = self.0;
+        let mut s = serializer.serialize_struct("RecordMessage", 5)?;
+        s.serialize_field("type", crate::message::RECORD)?;
+        s.serialize_field("stream", &record.stream)?;
+        s.serialize_field("record", &record.record)?;
+        if let Some(version) = record.version {
+            s.serialize_field("version", &version)?;
+        }
+        if let Some(time_extracted) = &record.time_extracted {
+            s.serialize_field("time_extracted", time_extracted)?;
+        }
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::message::StateMessage;
+
+    /// Counts flushes so the test can tell when the writer flushed.
+    struct Counting {
+        bytes: Vec<u8>,
+        flushes: Rc<Cell<usize>>,
+    }
+
+    impl Write for Counting {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.flushes.set(self.flushes.get() + 1);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn flushes_on_state_only() {
+        let flushes = Rc::new(Cell::new(0));
+        let mut writer = Writer::new(Counting {
+            bytes: Vec::new(),
+            flushes: Rc::clone(&flushes),
+        });
+        let record = RecordMessage::from_json("s", "{\"a\":1}".into()).expect("object");
+        writer
+            .write(&Message::Record(record.clone()))
+            .expect("write");
+        writer.write_record(&record).expect("write");
+        assert_eq!(flushes.get(), 0);
+        writer
+            .write(&Message::State(StateMessage {
+                value: serde_json::json!({"bookmarks": {}}),
+            }))
+            .expect("write");
+        assert_eq!(flushes.get(), 1);
+        writer
+            .write_state_value(&serde_json::json!({"a": 1}))
+            .expect("write");
+        assert_eq!(flushes.get(), 2);
+        assert_eq!(
+            String::from_utf8(writer.into_inner().bytes).expect("UTF-8"),
+            concat!(
+                "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"a\":1}}\n",
+                "{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{\"a\":1}}\n",
+                "{\"type\":\"STATE\",\"value\":{\"bookmarks\":{}}}\n",
+                "{\"a\":1}\n",
+            )
+        );
+    }
+
+    #[test]
+    fn write_record_matches_write() {
+        let record = RecordMessage::from_json("s\"q", "{\"n\":1e400}".into())
+            .expect("object")
+            .with_version(7)
+            .with_time_extracted("2024-01-01T00:00:00+00:00");
+        let mut a = Writer::new(Vec::new());
+        a.write(&Message::Record(record.clone())).expect("write");
+        let mut b = Writer::new(Vec::new());
+        b.write_record(&record).expect("write");
+        assert_eq!(a.into_inner(), b.into_inner());
+    }
+}
