@@ -1,0 +1,34 @@
+//! Test support for the Singer workspace: a throwaway PostgreSQL cluster.
+//!
+//! [`postgres()`] starts one PostgreSQL cluster per test binary from the
+//! server binaries installed on the machine (see [`bin_dir()`]), in a fresh
+//! temporary directory, listening on `127.0.0.1` on a free port with `trust`
+//! authentication and durability off. Every test of the binary shares it and
+//! isolates itself with its own database from
+//! [`Cluster::create_database`]. When the test process exits, however it
+//! exits, a small reaper process stops the server and deletes the directory.
+//!
+//! When the tests run as root, `initdb` and `pg_ctl` run as the `postgres`
+//! system user (PostgreSQL refuses to run as root).
+//!
+//! Tests must not skip when PostgreSQL is missing: call `.expect()` on
+//! [`postgres()`], and the failure says how to install it.
+//!
+//! ```no_run
+//! let cluster = singer_testkit::postgres()?;
+//! let db = cluster.create_database("orders")?;
+//! let mut client = cluster.connect(&db)?;
+//! let row = client.query_one("SELECT 1::int4", &[])?;
+//! assert_eq!(row.try_get::<_, i32>(0)?, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+mod bindir;
+mod cluster;
+mod error;
+mod user;
+
+pub use bindir::{BINDIR_ENV, bin_dir};
+pub use cluster::{Cluster, postgres};
+pub use error::Error;
