@@ -14,7 +14,7 @@
 //! Tests must not skip when PostgreSQL is missing: call `.expect()` on
 //! [`postgres()`], and the failure says how to install it.
 //!
-//! ```no_run
+//! ```
 //! let cluster = singer_testkit::postgres()?;
 //! let db = cluster.create_database("orders")?;
 //! let mut client = cluster.connect(&db)?;
