@@ -126,7 +126,10 @@ pub fn load_config_with_env<T: DeserializeOwned>(
     }
     let mut from_env = Vec::new();
     for setting in about.settings {
-        if let Some(text) = env(&about.env_var(setting.name)) {
+        // The setting's own name wins over its aliases (`TAP_POSTGRES_DBNAME`
+        // over `TAP_POSTGRES_DATABASE`).
+        let names = std::iter::once(setting.name).chain(setting.aliases.iter().copied());
+        if let Some(text) = names.filter_map(|name| env(&about.env_var(name))).next() {
             merged.insert(setting.name.to_owned(), Value::String(text));
             from_env.push(setting.name.to_owned());
         }
@@ -348,6 +351,7 @@ mod tests {
             &[
                 ("TAP_DEMO_HOST", "env"),
                 ("TAP_DEMO_FILTER_SCHEMAS", "public, app"),
+                ("TAP_DEMO_DBNAME", "e"),
             ],
         )
         .expect("loads");
@@ -357,14 +361,14 @@ mod tests {
                 host: "env".into(),
                 port: Some(5432),
                 password: None,
-                database: Some("d".into()),
+                database: Some("e".into()),
                 ssl: true,
                 filter_schemas: vec!["public".into(), "app".into()],
                 mode: None,
             }
         );
         assert_eq!(loaded.unknown_keys, ["tap_id"]);
-        assert_eq!(loaded.from_env, ["host", "filter_schemas"]);
+        assert_eq!(loaded.from_env, ["host", "database", "filter_schemas"]);
     }
 
     #[test]

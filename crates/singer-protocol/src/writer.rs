@@ -62,6 +62,39 @@ impl<W: Write> Writer<W> {
         self.inner.write_all(b"\n")
     }
 
+    /// Writes a record message whose record the caller rendered itself (a
+    /// tap rendering rows straight from the database). `record_json` must be
+    /// one valid JSON object; it is written as is, without re-parsing, and
+    /// `time_extracted` must be an RFC 3339 timestamp without characters that
+    /// need escaping.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the underlying writer.
+    pub fn write_record_raw(
+        &mut self,
+        stream: &str,
+        record_json: &[u8],
+        version: Option<u64>,
+        time_extracted: Option<&str>,
+    ) -> io::Result<()> {
+        self.inner.write_all(b"{\"type\":\"RECORD\",\"stream\":")?;
+        serde_json::to_writer(&mut self.inner, stream)?;
+        self.inner.write_all(b",\"record\":")?;
+        self.inner.write_all(record_json)?;
+        if let Some(version) = version {
+            self.inner.write_all(b",\"version\":")?;
+            self.inner
+                .write_all(itoa::Buffer::new().format(version).as_bytes())?;
+        }
+        if let Some(time_extracted) = time_extracted {
+            self.inner.write_all(b",\"time_extracted\":\"")?;
+            self.inner.write_all(time_extracted.as_bytes())?;
+            self.inner.write_all(b"\"")?;
+        }
+        self.inner.write_all(b"}\n")
+    }
+
     /// Writes a bare state value and a newline, then flushes: what a target
     /// emits on stdout (not a wrapped `STATE` message).
     ///
@@ -69,8 +102,29 @@ impl<W: Write> Writer<W> {
     ///
     /// The I/O error of the underlying writer.
     pub fn write_state_value(&mut self, value: &Value) -> io::Result<()> {
+        self.write_json(value)
+    }
+
+    /// Writes any JSON document on one line and flushes: a catalog from
+    /// `--discover`, `--about --format json`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the underlying writer.
+    pub fn write_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
         serde_json::to_writer(&mut self.inner, value)?;
         self.inner.write_all(b"\n")?;
+        self.inner.flush()
+    }
+
+    /// Writes text as is and flushes: `--help`, `--version`, `--about` in
+    /// text or markdown. Never use it for messages.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the underlying writer.
+    pub fn write_text(&mut self, text: &str) -> io::Result<()> {
+        self.inner.write_all(text.as_bytes())?;
         self.inner.flush()
     }
 
@@ -171,6 +225,31 @@ mod tests {
                 "{\"type\":\"STATE\",\"value\":{\"bookmarks\":{}}}\n",
                 "{\"a\":1}\n",
             )
+        );
+    }
+
+    #[test]
+    fn write_record_raw_matches_write() {
+        let record = RecordMessage::from_json("s\"q", "{\"n\":1e400}".into())
+            .expect("object")
+            .with_version(7)
+            .with_time_extracted("2024-01-01T00:00:00+00:00");
+        let mut a = Writer::new(Vec::new());
+        a.write(&Message::Record(record.clone())).expect("write");
+        let mut b = Writer::new(Vec::new());
+        b.write_record_raw(
+            "s\"q",
+            b"{\"n\":1e400}",
+            Some(7),
+            Some("2024-01-01T00:00:00+00:00"),
+        )
+        .expect("write");
+        assert_eq!(a.into_inner(), b.into_inner());
+        let mut c = Writer::new(Vec::new());
+        c.write_record_raw("s", b"{}", None, None).expect("write");
+        assert_eq!(
+            c.into_inner(),
+            b"{\"type\":\"RECORD\",\"stream\":\"s\",\"record\":{}}\n"
         );
     }
 
