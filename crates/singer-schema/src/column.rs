@@ -1,0 +1,749 @@
+//! The logical column-type model every target maps from.
+//!
+//! A property's JSON schema becomes a [`Column`]: a [`ColumnType`], whether
+//! it holds NULL, and whether `''` loads as NULL. Targets map [`ColumnType`]
+//! to their SQL (Snowflake, CSV); none re-derives it from JSON schema.
+//!
+//! # From JSON schema to a type
+//!
+//! | property schema | type |
+//! |---|---|
+//! | `integer` | [`ColumnType::Integer`] |
+//! | `number` + `multipleOf: 10^-s` (+ pipelinewise's `minimum`/`maximum` bounds) | [`ColumnType::Decimal`] `(p, s)`, `p` = integer digits the bounds allow + `s` (38 + `s`… see below) |
+//! | `number` + `multipleOf` that is an integer, no bounds | [`ColumnType::Integer`] |
+//! | `number` (plain) | [`ColumnType::Float`], or a decimal by [`TypeOptions::plain_number`] |
+//! | `string` + `format: x-singer.decimal`/`singer.decimal` + `precision`/`scale` | [`ColumnType::Decimal`] |
+//! | `string` + `format: date-time` | [`ColumnType::Timestamp`] (`tz` from a `sql-datatype` hint, else [`TypeOptions::timestamp_tz`]) |
+//! | `string` + `format: date` / `time` | [`ColumnType::Date`] / [`ColumnType::Time`] |
+//! | `string` + `format: binary` or `contentEncoding: base64` | [`ColumnType::Binary`] |
+//! | `string` (+ `maxLength`) | [`ColumnType::String`] |
+//! | `boolean` | [`ColumnType::Boolean`] |
+//! | `object`, `array`, `{}`, `true` | [`ColumnType::Json`] |
+//! | `null` only | nullable [`ColumnType::String`] |
+//!
+//! Without bounds, a `multipleOf: 10^-s` number gets precision
+//! `max(TypeOptions::default_decimal.precision, s)`. pipelinewise emits an
+//! unconstrained `numeric` as bounds ±10^62 with `multipleOf: 1e-38`, which
+//! reads back as `Decimal(100, 38)`: exactly what it means; a target with a
+//! smaller maximum precision decides how to store it.
+//!
+//! # Unions: the widening lattice
+//!
+//! `anyOf`, `oneOf` and `type` lists are typed by joining their branches,
+//! never by "first branch wins" and never by dropping the column:
+//!
+//! ```text
+//!                         Json            (anything ⊔ object/array)
+//!                          |
+//!                       String            (any two different scalars)
+//!          /        |           |       \
+//!     Decimal     Float     Timestamp   Boolean, Time, Binary, String(n)
+//!        |          |           |
+//!     Integer    Integer       Date
+//! ```
+//!
+//! - `Integer ⊔ Decimal(p,s)` = `Decimal(max(p−s, 19) + s, s)` (an integer
+//!   is taken as 19 digits, an `int8`); `Decimal ⊔ Decimal` keeps the larger
+//!   integer digits and the larger scale.
+//! - `Integer ⊔ Float` = `Float`; `Decimal ⊔ Float` = `String`: the exact
+//!   digits are kept rather than rounded to a float.
+//! - `Date ⊔ Timestamp{tz}` = `Timestamp{tz}`; `Timestamp{a} ⊔ Timestamp{b}`
+//!   = `Timestamp{a || b}`.
+//! - `String(a) ⊔ String(b)` = `String(max(a, b))`, unbounded wins.
+//! - `null` branches make the column nullable.
+//! - The empty-string branch (`{"type": "string", "maxLength": 0}`, `""`
+//!   as `const`/`enum`) joined with a non-text scalar type (numbers,
+//!   booleans, dates and times) keeps that type and sets
+//!   [`Column::empty_string_is_null`]: `''` loads as NULL. This is the
+//!   GitLab `anyOf: [number, string maxLength 0]` case. With
+//!   [`EmptyStringUnion::String`] the union becomes a string column instead.
+//! - `allOf` is read as one schema made of all its branches' keywords.
+//! - `not`, `if`/`then`/`else` do not change the type.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::compile::{DECIMAL_FORMATS, kind_of};
+use crate::decimal::Decimal;
+use crate::error::{Error, Result};
+
+/// Digits an integer is taken to need when joined with a decimal (`int8`).
+pub const INTEGER_DIGITS: u32 = 19;
+
+/// A logical column type; targets map it to their SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ColumnType {
+    /// Whole numbers (`integer`).
+    Integer,
+    /// Exact decimals with `precision` digits, `scale` of them after the point.
+    Decimal {
+        /// Total significant digits.
+        precision: u32,
+        /// Digits after the decimal point.
+        scale: u32,
+    },
+    /// Binary floating point (`number` without decimal hints).
+    Float,
+    /// `true`/`false`.
+    Boolean,
+    /// Text, with a maximum length in characters if the schema gives one.
+    String {
+        /// `maxLength`, if any.
+        max_len: Option<u32>,
+    },
+    /// A point in time (`date-time`), with or without a time zone.
+    Timestamp {
+        /// Whether the column keeps the offset (`timestamp with time zone`).
+        tz: bool,
+    },
+    /// A calendar date.
+    Date,
+    /// A time of day.
+    Time,
+    /// Semi-structured JSON (objects, arrays, untyped values).
+    Json,
+    /// Bytes (a base64 or hex string on the wire).
+    Binary,
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Integer => f.write_str("integer"),
+            Self::Decimal { precision, scale } => write!(f, "decimal({precision},{scale})"),
+            Self::Float => f.write_str("float"),
+            Self::Boolean => f.write_str("boolean"),
+            Self::String { max_len: Some(n) } => write!(f, "string({n})"),
+            Self::String { max_len: None } => f.write_str("string"),
+            Self::Timestamp { tz: true } => f.write_str("timestamp with time zone"),
+            Self::Timestamp { tz: false } => f.write_str("timestamp without time zone"),
+            Self::Date => f.write_str("date"),
+            Self::Time => f.write_str("time"),
+            Self::Json => f.write_str("json"),
+            Self::Binary => f.write_str("binary"),
+        }
+    }
+}
+
+/// A column: its type, whether it holds NULL, and whether `''` loads as NULL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Column {
+    /// The logical type.
+    pub ty: ColumnType,
+    /// Whether the schema allows `null` for this property.
+    ///
+    /// This is the schema's word only: a property missing from a record
+    /// also loads as NULL, so targets usually create every non-key column
+    /// nullable.
+    pub nullable: bool,
+    /// Whether loaders must store the empty string `''` as NULL: set for a
+    /// typed (non-text) column whose schema also allows exactly `''` (the
+    /// `anyOf: [number, string maxLength 0]` case).
+    pub empty_string_is_null: bool,
+}
+
+impl Column {
+    /// A column without the empty-string marker.
+    #[must_use]
+    pub const fn new(ty: ColumnType, nullable: bool) -> Self {
+        Self {
+            ty,
+            nullable,
+            empty_string_is_null: false,
+        }
+    }
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.ty)?;
+        if !self.nullable {
+            f.write_str(" not null")?;
+        }
+        if self.empty_string_is_null {
+            f.write_str(" ('' as null)")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a plain `number` (no `multipleOf`, no decimal format) is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum NumberType {
+    /// [`ColumnType::Float`] (the default, what the JSON schema says).
+    #[default]
+    Float,
+    /// [`ColumnType::Decimal`] with this precision and scale.
+    Decimal {
+        /// Total digits.
+        precision: u32,
+        /// Digits after the point.
+        scale: u32,
+    },
+}
+
+/// How a union of a typed value and the empty string is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptyStringUnion {
+    /// Keep the typed column and load `''` as NULL (the default).
+    #[default]
+    Null,
+    /// Make it a string column.
+    String,
+}
+
+/// A precision and scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecimalSize {
+    /// Total digits.
+    pub precision: u32,
+    /// Digits after the point.
+    pub scale: u32,
+}
+
+/// Settings for [`column_type`] and [`columns`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TypeOptions {
+    /// How a plain `number` is typed (default [`NumberType::Float`]).
+    pub plain_number: NumberType,
+    /// How `typed | ''` unions are typed (default [`EmptyStringUnion::Null`]).
+    pub empty_string: EmptyStringUnion,
+    /// Precision and scale where a decimal's schema does not say (default
+    /// 38, 9: `x-singer.decimal` without `precision`/`scale`, and the
+    /// precision of `multipleOf: 10^-s` without bounds).
+    pub default_decimal: DecimalSize,
+    /// Whether a `date-time` without a `sql-datatype` hint keeps its zone
+    /// (default `true`).
+    pub timestamp_tz: bool,
+    /// Deepest nesting followed (default 64).
+    pub max_depth: usize,
+}
+
+impl TypeOptions {
+    /// The defaults.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            plain_number: NumberType::Float,
+            empty_string: EmptyStringUnion::Null,
+            default_decimal: DecimalSize {
+                precision: 38,
+                scale: 9,
+            },
+            timestamp_tz: true,
+            max_depth: 64,
+        }
+    }
+
+    /// Sets [`TypeOptions::plain_number`].
+    #[must_use]
+    pub const fn with_plain_number(mut self, plain_number: NumberType) -> Self {
+        self.plain_number = plain_number;
+        self
+    }
+
+    /// Sets [`TypeOptions::empty_string`].
+    #[must_use]
+    pub const fn with_empty_string(mut self, empty_string: EmptyStringUnion) -> Self {
+        self.empty_string = empty_string;
+        self
+    }
+
+    /// Sets [`TypeOptions::timestamp_tz`].
+    #[must_use]
+    pub const fn with_timestamp_tz(mut self, tz: bool) -> Self {
+        self.timestamp_tz = tz;
+        self
+    }
+}
+
+impl Default for TypeOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The least type holding values of both `a` and `b` (see the module docs).
+#[must_use]
+pub fn join(a: ColumnType, b: ColumnType) -> ColumnType {
+    use ColumnType as T;
+    if a == b {
+        return a;
+    }
+    match (a, b) {
+        (T::Json, _) | (_, T::Json) => T::Json,
+        (T::String { max_len: x }, T::String { max_len: y }) => T::String {
+            max_len: x.zip(y).map(|(x, y)| x.max(y)),
+        },
+        (T::Integer, T::Decimal { precision, scale })
+        | (T::Decimal { precision, scale }, T::Integer) => {
+            decimal(precision.saturating_sub(scale).max(INTEGER_DIGITS), scale)
+        }
+        (
+            T::Decimal {
+                precision: p1,
+                scale: s1,
+            },
+            T::Decimal {
+                precision: p2,
+                scale: s2,
+            },
+        ) => decimal(p1.saturating_sub(s1).max(p2.saturating_sub(s2)), s1.max(s2)),
+        (T::Integer, T::Float) | (T::Float, T::Integer) => T::Float,
+        (T::Date, T::Timestamp { tz }) | (T::Timestamp { tz }, T::Date) => T::Timestamp { tz },
+        (T::Timestamp { tz: x }, T::Timestamp { tz: y }) => T::Timestamp { tz: x || y },
+        _ => T::String { max_len: None },
+    }
+}
+
+fn decimal(integer_digits: u32, scale: u32) -> ColumnType {
+    ColumnType::Decimal {
+        precision: integer_digits.saturating_add(scale).max(1),
+        scale,
+    }
+}
+
+/// Whether `ty` is a typed (non-text, non-JSON) scalar, for which `''` can
+/// only mean "no value".
+const fn is_typed_scalar(ty: ColumnType) -> bool {
+    !matches!(
+        ty,
+        ColumnType::String { .. } | ColumnType::Json | ColumnType::Binary
+    )
+}
+
+/// The column for one property's schema.
+///
+/// `$ref`s cannot be followed from a lone property schema: use [`columns`]
+/// for a stream's whole schema.
+///
+/// # Errors
+///
+/// [`Error::UnsupportedProperty`] for a schema that is not a schema (a
+/// number, an unknown `type` name, a bad `precision`),
+/// [`Error::UnresolvedRef`] for a `$ref`.
+///
+/// # Example
+///
+/// ```
+/// use serde_json::json;
+/// use singer_schema::{ColumnType, TypeOptions, column_type};
+///
+/// let column = column_type(
+///     &json!({"anyOf": [{"type": "number"}, {"type": "string", "maxLength": 0}]}),
+///     &TypeOptions::default(),
+/// )?;
+/// assert_eq!(column.ty, ColumnType::Float);
+/// assert!(column.empty_string_is_null && column.nullable);
+/// # Ok::<(), singer_schema::Error>(())
+/// ```
+pub fn column_type(property: &Value, options: &TypeOptions) -> Result<Column> {
+    Typer {
+        root: None,
+        options,
+        property: "",
+    }
+    .column(property)
+}
+
+/// The columns for a stream's schema, in property order, with `$ref`s
+/// resolved against the schema itself.
+///
+/// # Errors
+///
+/// As [`column_type`], for the first property that fails; also
+/// [`Error::UnsupportedProperty`] if `schema` has no `properties` object.
+pub fn columns(schema: &Value, options: &TypeOptions) -> Result<Vec<(String, Column)>> {
+    let Some(properties) = schema.get("properties") else {
+        return Ok(Vec::new());
+    };
+    let Value::Object(properties) = properties else {
+        return Err(Error::UnsupportedProperty {
+            property: String::new(),
+            reason: format!(
+                "`properties` must be an object, found {}",
+                kind_of(properties)
+            ),
+        });
+    };
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let column = Typer {
+                root: Some(schema),
+                options,
+                property: name,
+            }
+            .column(property)?;
+            Ok((name.clone(), column))
+        })
+        .collect()
+}
+
+/// What a schema's branches add up to.
+#[derive(Debug, Default)]
+struct Acc {
+    ty: Option<ColumnType>,
+    nullable: bool,
+    empty_string: bool,
+}
+
+impl Acc {
+    fn add(&mut self, ty: ColumnType) {
+        self.ty = Some(self.ty.map_or(ty, |t| join(t, ty)));
+    }
+
+    fn merge(&mut self, other: &Self) {
+        if let Some(ty) = other.ty {
+            self.add(ty);
+        }
+        self.nullable |= other.nullable;
+        self.empty_string |= other.empty_string;
+    }
+}
+
+struct Typer<'a> {
+    root: Option<&'a Value>,
+    options: &'a TypeOptions,
+    property: &'a str,
+}
+
+impl Typer<'_> {
+    fn unsupported(&self, reason: String) -> Error {
+        Error::UnsupportedProperty {
+            property: self.property.to_owned(),
+            reason,
+        }
+    }
+
+    fn column(&self, property: &Value) -> Result<Column> {
+        let acc = self.analyze(property, 0)?;
+        let mut column = Column::new(
+            acc.ty.unwrap_or(ColumnType::String { max_len: None }),
+            acc.nullable,
+        );
+        if acc.empty_string {
+            match acc.ty {
+                Some(ty)
+                    if is_typed_scalar(ty)
+                        && self.options.empty_string == EmptyStringUnion::Null =>
+                {
+                    column.empty_string_is_null = true;
+                    column.nullable = true;
+                }
+                Some(ty) => column.ty = join(ty, ColumnType::String { max_len: Some(0) }),
+                None => column.ty = ColumnType::String { max_len: Some(0) },
+            }
+        }
+        Ok(column)
+    }
+
+    fn analyze(&self, schema: &Value, depth: usize) -> Result<Acc> {
+        if depth > self.options.max_depth {
+            return Err(self.unsupported(format!(
+                "schema nested deeper than {} levels (or a $ref cycle)",
+                self.options.max_depth
+            )));
+        }
+        let map = match schema {
+            Value::Bool(true) => {
+                return Ok(Acc {
+                    ty: Some(ColumnType::Json),
+                    nullable: true,
+                    empty_string: false,
+                });
+            }
+            Value::Bool(false) => return Ok(Acc::default()),
+            Value::Object(map) => map,
+            other => {
+                return Err(self.unsupported(format!(
+                    "a property schema must be an object, found {}",
+                    kind_of(other)
+                )));
+            }
+        };
+        if let Some(reference) = map.get("$ref") {
+            let target = self.resolve(reference)?;
+            return self.analyze(target, depth + 1);
+        }
+        if let Some(Value::Array(branches)) = map.get("allOf") {
+            let mut merged = map.clone();
+            merged.remove("allOf");
+            for branch in branches {
+                let branch = match branch {
+                    Value::Object(b) if b.contains_key("$ref") => {
+                        let target = self.resolve(b.get("$ref").unwrap_or(&Value::Null))?;
+                        target.as_object().cloned().unwrap_or_default()
+                    }
+                    Value::Object(b) => b.clone(),
+                    _ => continue,
+                };
+                for (k, v) in branch {
+                    merged.insert(k, v);
+                }
+            }
+            return self.analyze(&Value::Object(merged), depth + 1);
+        }
+        let mut acc = Acc::default();
+        let mut union = false;
+        for keyword in ["anyOf", "oneOf"] {
+            if let Some(Value::Array(branches)) = map.get(keyword) {
+                union = true;
+                for branch in branches {
+                    acc.merge(&self.analyze(branch, depth + 1)?);
+                }
+            }
+        }
+        if map.get("nullable") == Some(&Value::Bool(true)) {
+            acc.nullable = true;
+        }
+        match map.get("type") {
+            Some(Value::String(name)) => self.add_type(&mut acc, name, map, union)?,
+            Some(Value::Array(names)) => {
+                for name in names {
+                    let Value::String(name) = name else {
+                        return Err(self.unsupported(format!(
+                            "`type` entries must be strings, found {}",
+                            kind_of(name)
+                        )));
+                    };
+                    self.add_type(&mut acc, name, map, union)?;
+                }
+            }
+            Some(other) => {
+                return Err(self.unsupported(format!(
+                    "`type` must be a string or an array, found {}",
+                    kind_of(other)
+                )));
+            }
+            None if union => {}
+            None => {
+                if let Some(values) = map.get("enum").and_then(Value::as_array) {
+                    for value in values {
+                        self.add_literal(&mut acc, value);
+                    }
+                } else if let Some(value) = map.get("const") {
+                    self.add_literal(&mut acc, value);
+                } else if map.contains_key("format") {
+                    self.add_string(&mut acc, map)?;
+                } else {
+                    // `{}` (also with only `properties`/`items`): any JSON.
+                    acc.add(ColumnType::Json);
+                    acc.nullable = true;
+                }
+            }
+        }
+        Ok(acc)
+    }
+
+    fn resolve(&self, reference: &Value) -> Result<&Value> {
+        let unresolved = || Error::UnresolvedRef {
+            property: self.property.to_owned(),
+            reference: reference.as_str().unwrap_or_default().to_owned(),
+        };
+        let pointer = reference
+            .as_str()
+            .and_then(|r| r.strip_prefix('#'))
+            .ok_or_else(unresolved)?;
+        self.root
+            .and_then(|root| root.pointer(pointer))
+            .ok_or_else(unresolved)
+    }
+
+    fn add_type(
+        &self,
+        acc: &mut Acc,
+        name: &str,
+        map: &Map<String, Value>,
+        union: bool,
+    ) -> Result<()> {
+        match name {
+            "null" => acc.nullable = true,
+            // With anyOf/oneOf present, the branches carry the types; an
+            // outer `type` only adds "null" (and object/array below).
+            _ if union && !matches!(name, "object" | "array") => {}
+            "integer" => acc.add(ColumnType::Integer),
+            "number" => acc.add(self.number(map)?),
+            "string" => self.add_string(acc, map)?,
+            "boolean" => acc.add(ColumnType::Boolean),
+            "object" | "array" => acc.add(ColumnType::Json),
+            other => return Err(self.unsupported(format!("unknown type {other:?}"))),
+        }
+        Ok(())
+    }
+
+    fn add_literal(&self, acc: &mut Acc, value: &Value) {
+        match value {
+            Value::Null => acc.nullable = true,
+            Value::Bool(_) => acc.add(ColumnType::Boolean),
+            Value::Number(n) => {
+                let integer = Decimal::parse(n.as_str()).is_some_and(|d| d.is_integer());
+                acc.add(if integer {
+                    ColumnType::Integer
+                } else {
+                    self.plain_number()
+                });
+            }
+            Value::String(s) if s.is_empty() => acc.empty_string = true,
+            Value::String(_) => acc.add(ColumnType::String { max_len: None }),
+            Value::Array(_) | Value::Object(_) => acc.add(ColumnType::Json),
+        }
+    }
+
+    fn plain_number(&self) -> ColumnType {
+        match self.options.plain_number {
+            NumberType::Float => ColumnType::Float,
+            NumberType::Decimal { precision, scale } => ColumnType::Decimal { precision, scale },
+        }
+    }
+
+    fn decimal_format(&self, map: &Map<String, Value>) -> Result<Option<ColumnType>> {
+        let is_decimal = map
+            .get("format")
+            .and_then(Value::as_str)
+            .is_some_and(|f| DECIMAL_FORMATS.contains(&f));
+        if !is_decimal {
+            return Ok(None);
+        }
+        let precision = self.small_int(map, "precision")?;
+        let scale = self.small_int(map, "scale")?;
+        let default = self.options.default_decimal;
+        let (precision, scale) = match (precision, scale) {
+            (Some(p), Some(s)) => (p, s),
+            (Some(p), None) => (p, 0),
+            (None, Some(s)) => (default.precision.max(s), s),
+            (None, None) => (default.precision, default.scale),
+        };
+        if scale > precision {
+            return Err(self.unsupported(format!(
+                "scale {scale} is larger than precision {precision}"
+            )));
+        }
+        Ok(Some(ColumnType::Decimal { precision, scale }))
+    }
+
+    fn small_int(&self, map: &Map<String, Value>, key: &str) -> Result<Option<u32>> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|v| u32::try_from(v).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    self.unsupported(format!("`{key}` must be a non-negative integer, found {n}"))
+                }),
+            Some(other) => Err(self.unsupported(format!(
+                "`{key}` must be a non-negative integer, found {}",
+                kind_of(other)
+            ))),
+        }
+    }
+
+    fn number(&self, map: &Map<String, Value>) -> Result<ColumnType> {
+        if let Some(decimal) = self.decimal_format(map)? {
+            return Ok(decimal);
+        }
+        let Some(Value::Number(multiple)) = map.get("multipleOf") else {
+            return Ok(self.plain_number());
+        };
+        let Some(multiple) = Decimal::parse(multiple.as_str()) else {
+            return Ok(self.plain_number());
+        };
+        let scale = u32::try_from(multiple.scale()).map_err(|_| {
+            self.unsupported("`multipleOf` has more fraction digits than a column can hold".into())
+        })?;
+        match self.integer_digits(map) {
+            Some(digits) => Ok(decimal(digits, scale)),
+            None if scale == 0 => Ok(ColumnType::Integer),
+            None => Ok(ColumnType::Decimal {
+                precision: self.options.default_decimal.precision.max(scale),
+                scale,
+            }),
+        }
+    }
+
+    /// Integer digits the `minimum`/`maximum` bounds allow, if bounded.
+    fn integer_digits(&self, map: &Map<String, Value>) -> Option<u32> {
+        let mut digits: Option<u64> = None;
+        for (bound, exclusive_key) in [
+            ("minimum", "exclusiveMinimum"),
+            ("maximum", "exclusiveMaximum"),
+        ] {
+            let exclusive_flag = map.get(exclusive_key) == Some(&Value::Bool(true));
+            let mut limits = Vec::new();
+            if let Some(Value::Number(n)) = map.get(bound) {
+                limits.push((n.as_str(), exclusive_flag));
+            }
+            if let Some(Value::Number(n)) = map.get(exclusive_key) {
+                limits.push((n.as_str(), true));
+            }
+            for (text, exclusive) in limits {
+                let Some(limit) = Decimal::parse(text) else {
+                    continue;
+                };
+                // Strictly inside ±10^k needs k digits; otherwise the
+                // digits of the bound itself.
+                let needed = match limit.abs_power_of_ten() {
+                    Some(k) if exclusive => u64::try_from(k).unwrap_or(0),
+                    _ => limit.integer_digits(),
+                };
+                digits = Some(digits.map_or(needed, |d| d.max(needed)));
+            }
+        }
+        digits.and_then(|d| u32::try_from(d).ok())
+    }
+
+    fn add_string(&self, acc: &mut Acc, map: &Map<String, Value>) -> Result<()> {
+        if let Some(decimal) = self.decimal_format(map)? {
+            acc.add(decimal);
+            return Ok(());
+        }
+        let format = map.get("format").and_then(Value::as_str);
+        let ty = match format {
+            Some("date-time") => ColumnType::Timestamp {
+                tz: self.timestamp_tz(map),
+            },
+            Some("date") => ColumnType::Date,
+            Some("time") => ColumnType::Time,
+            Some("binary" | "byte") => ColumnType::Binary,
+            _ if map.get("contentEncoding").and_then(Value::as_str) == Some("base64") => {
+                ColumnType::Binary
+            }
+            _ => {
+                let max_len = match map.get("maxLength") {
+                    Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+                    _ => None,
+                };
+                if max_len == Some(0) {
+                    acc.empty_string = true;
+                    return Ok(());
+                }
+                ColumnType::String { max_len }
+            }
+        };
+        acc.add(ty);
+        Ok(())
+    }
+
+    /// A `sql-datatype` (catalog metadata spelling) or `x-sql-datatype` hint
+    /// in the property schema decides; else the option.
+    fn timestamp_tz(&self, map: &Map<String, Value>) -> bool {
+        let hint = ["sql-datatype", "x-sql-datatype"]
+            .iter()
+            .find_map(|k| map.get(*k).and_then(Value::as_str));
+        match hint.map(str::to_ascii_lowercase).as_deref() {
+            Some(h) if h.contains("without time zone") || h == "timestamp" || h == "datetime" => {
+                false
+            }
+            Some(h) if h.contains("with time zone") || h == "timestamptz" => true,
+            _ => self.options.timestamp_tz,
+        }
+    }
+}
