@@ -1,0 +1,142 @@
+//! The error type of the tap.
+
+use std::path::PathBuf;
+
+/// A `Result` whose error defaults to this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop a discovery or a sync.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is unusable.
+    #[error("configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The TLS stack could not be set up.
+    #[error("TLS setup failed: {source}")]
+    Tls {
+        /// OpenSSL's error.
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+    /// A certificate or key file could not be loaded.
+    #[error("TLS: cannot load {what} {}: {source}", path.display())]
+    TlsFile {
+        /// Which setting named the file.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// OpenSSL's error.
+        #[source]
+        source: openssl::error::ErrorStack,
+    },
+    /// Connecting failed.
+    #[error("cannot connect to {server}: {source}")]
+    Connect {
+        /// `host:port/dbname`.
+        server: String,
+        /// The driver's error.
+        #[source]
+        source: postgres::Error,
+    },
+    /// A statement failed.
+    #[error("{}{action}: {source}", stream_prefix(.stream.as_deref()))]
+    Query {
+        /// The stream being synced, if any.
+        stream: Option<String>,
+        /// What the statement was for.
+        action: &'static str,
+        /// The driver's error (with SQLSTATE).
+        #[source]
+        source: postgres::Error,
+    },
+    /// Discovery failed.
+    #[error("discovery: {source}")]
+    Discovery {
+        /// The cause.
+        #[source]
+        source: crate::discovery::DiscoveryError,
+    },
+    /// A value could not be rendered.
+    #[error("stream {stream:?}, column {column:?}: {source}")]
+    Encode {
+        /// The stream.
+        stream: String,
+        /// The column.
+        column: String,
+        /// The cause.
+        #[source]
+        source: crate::types::EncodeError,
+    },
+    /// The catalog is unusable for this stream.
+    #[error("stream {stream:?}: {reason}")]
+    Stream {
+        /// The stream.
+        stream: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A catalog error from the protocol crate.
+    #[error(transparent)]
+    Catalog(Box<singer_protocol::Error>),
+    /// Writing messages failed (a closed pipe is a `BrokenPipe` here).
+    #[error("writing output: {source}")]
+    Output {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Whether a retry (after reconnecting) may succeed: a dropped
+    /// connection, an I/O error, or SQLSTATE 40001 (serialization failure,
+    /// which includes a hot standby's "canceling statement due to conflict
+    /// with recovery") or 40P01 (deadlock).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Query { source, .. } | Self::Connect { source, .. } => is_transient(source),
+            _ => false,
+        }
+    }
+
+    /// Whether the output pipe was closed by the reader.
+    #[must_use]
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Output { source } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    /// Whether the error is a configuration or catalog problem (exit code 2).
+    #[must_use]
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Self::Config { .. } | Self::TlsFile { .. } | Self::Stream { .. } => true,
+            Self::Catalog(e) => e.is_usage(),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a driver error is worth a reconnect and a retry.
+pub(crate) fn is_transient(error: &postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(code) = error.code() {
+        let code = code.code();
+        // 40001 serialization_failure (incl. recovery conflicts), 40P01
+        // deadlock_detected, 57P01 admin_shutdown (pg_terminate_backend),
+        // 08xxx connection exceptions.
+        return code == "40001" || code == "40P01" || code == "57P01" || code.starts_with("08");
+    }
+    // No SQLSTATE: an I/O error or a connection that went away.
+    std::error::Error::source(error).is_some_and(<dyn std::error::Error>::is::<std::io::Error>)
+}
+
+fn stream_prefix(stream: Option<&str>) -> String {
+    stream.map_or_else(String::new, |s| format!("stream {s:?}: "))
+}

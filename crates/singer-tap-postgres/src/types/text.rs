@@ -1,0 +1,157 @@
+//! Writing JSON text: strings, padded integers, embedded JSON documents.
+
+/// Appends `s` as a JSON string literal. Escapes `"`, `\` and the control
+/// characters below U+0020 (with the short forms where JSON has them); every
+/// other character, in every Unicode plane, is copied as UTF-8.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut rest = bytes;
+    let mut offset = 0;
+    // Skip 8 bytes at a time while none of them needs escaping.
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        let word = u64::from_ne_bytes(*chunk);
+        if !needs_escape(word) {
+            offset += 8;
+            rest = tail;
+            continue;
+        }
+        for (i, &b) in chunk.iter().enumerate() {
+            if let Some(escape) = escape_of(b) {
+                let at = offset + i;
+                out.extend_from_slice(bytes.get(start..at).unwrap_or_default());
+                push_escape(out, b, escape);
+                start = at + 1;
+            }
+        }
+        offset += 8;
+        rest = tail;
+    }
+    for (i, &b) in rest.iter().enumerate() {
+        if let Some(escape) = escape_of(b) {
+            let at = offset + i;
+            out.extend_from_slice(bytes.get(start..at).unwrap_or_default());
+            push_escape(out, b, escape);
+            start = at + 1;
+        }
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.push(b'"');
+}
+
+/// Whether any byte of `word` is `"`, `\` or below 0x20 (SWAR: a zero byte
+/// test on `word ^ pattern`, and a borrow test for `< 0x20`).
+#[inline]
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let quote = word ^ (ONES * 0x22);
+    let backslash = word ^ (ONES * 0x5C);
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    // A byte below 0x20 borrows when 0x20 is subtracted and had its high bit clear.
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    (has_zero(quote) | has_zero(backslash) | control) != 0
+}
+
+#[inline]
+const fn escape_of(b: u8) -> Option<u8> {
+    match b {
+        b'"' => Some(b'"'),
+        b'\\' => Some(b'\\'),
+        b'\n' => Some(b'n'),
+        b'\r' => Some(b'r'),
+        b'\t' => Some(b't'),
+        0x08 => Some(b'b'),
+        0x0C => Some(b'f'),
+        0..=0x1F => Some(b'u'),
+        _ => None,
+    }
+}
+
+fn push_escape(out: &mut Vec<u8>, b: u8, escape: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'\\');
+    out.push(escape);
+    if escape == b'u' {
+        out.extend_from_slice(b"00");
+        out.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
+        out.push(HEX.get(usize::from(b & 0xF)).copied().unwrap_or(b'0'));
+    }
+}
+
+/// Appends `value` in decimal, left-padded with zeros to `width` digits.
+pub(crate) fn write_padded(out: &mut Vec<u8>, value: u64, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(value).as_bytes();
+    for _ in digits.len()..width {
+        out.push(b'0');
+    }
+    out.extend_from_slice(digits);
+}
+
+/// Appends an integer in decimal.
+pub(crate) fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, value: I) {
+    let mut buffer = itoa::Buffer::new();
+    out.extend_from_slice(buffer.format(value).as_bytes());
+}
+
+/// Appends a JSON document as it is, except that line breaks (which are
+/// insignificant whitespace outside JSON strings, and cannot occur raw
+/// inside them) become spaces, so the record stays on one line.
+pub(crate) fn write_json_document(out: &mut Vec<u8>, json: &str) {
+    let start = out.len();
+    out.extend_from_slice(json.as_bytes());
+    if let Some(tail) = out.get_mut(start..) {
+        for b in tail {
+            if *b == b'\n' || *b == b'\r' {
+                *b = b' ';
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(s: &str) -> String {
+        let mut out = Vec::new();
+        write_str(&mut out, s);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_escape_like_serde_json() {
+        let cases = [
+            "",
+            "plain",
+            "a\"b\\c",
+            "tab\there\nnew\rline\u{8}\u{c}",
+            "\u{1}\u{1f}\u{7f}",
+            "0123456789abcdef\"0123456789\\abcdef\u{0}",
+            "héllo wörld ✓ 𝄞 😀 \u{10FFFF} \u{2028}",
+            "exactly8",
+            "exactly8\"",
+        ];
+        for case in cases {
+            let ours = json(case);
+            assert_eq!(serde_json::from_str::<String>(&ours).unwrap(), case);
+            assert_eq!(ours, serde_json::to_string(case).unwrap(), "{case:?}");
+        }
+        for b in 0u8..=0x7F {
+            let s = String::from(char::from(b)).repeat(9);
+            assert_eq!(json(&s), serde_json::to_string(&s).unwrap(), "byte {b}");
+        }
+    }
+
+    #[test]
+    fn padded_integers() {
+        let mut out = Vec::new();
+        write_padded(&mut out, 7, 4);
+        write_padded(&mut out, 12345, 4);
+        write_padded(&mut out, 0, 2);
+        assert_eq!(out, b"00071234500");
+    }
+}
