@@ -57,6 +57,10 @@
 //!   [`Column::empty_string_is_null`]: `''` loads as NULL. This is the
 //!   GitLab `anyOf: [number, string maxLength 0]` case. With
 //!   [`EmptyStringUnion::String`] the union becomes a string column instead.
+//! - The special-value literals `"NaN"`, `"Infinity"` and `"-Infinity"`
+//!   (`enum`/`const`) joined with `Float` or `Decimal` keep that type (an
+//!   `Integer` becomes `Float`): tap-postgres admits a float's special values
+//!   this way, and the loader decides whether its warehouse can hold them.
 //! - `allOf` is read as one schema made of all its branches' keywords.
 //! - `not`, `if`/`then`/`else` do not change the type.
 
@@ -68,6 +72,10 @@ use serde_json::{Map, Value};
 use crate::compile::{DECIMAL_FORMATS, kind_of};
 use crate::decimal::Decimal;
 use crate::error::{Error, Result};
+
+/// The string spellings of a number's special values, admitted next to a
+/// number type as `enum` literals without turning the column into text.
+pub(crate) const NUMBER_SPECIALS: [&str; 3] = ["NaN", "Infinity", "-Infinity"];
 
 /// Digits an integer is taken to need when joined with a decimal (`int8`).
 pub const INTEGER_DIGITS: u32 = 19;
@@ -387,12 +395,29 @@ pub fn columns(schema: &Value, options: &TypeOptions) -> Result<Vec<(String, Col
         .collect()
 }
 
+/// Whether a string schema admits nothing but the number special values
+/// (`{"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}`).
+fn only_number_specials(map: &Map<String, Value>) -> bool {
+    let literals: Vec<&Value> = match (map.get("enum"), map.get("const")) {
+        (Some(Value::Array(values)), _) => values.iter().collect(),
+        (None, Some(value)) => vec![value],
+        _ => return false,
+    };
+    !literals.is_empty()
+        && literals
+            .iter()
+            .all(|v| v.as_str().is_some_and(|s| NUMBER_SPECIALS.contains(&s)))
+}
+
 /// What a schema's branches add up to.
 #[derive(Debug, Default)]
 struct Acc {
     ty: Option<ColumnType>,
     nullable: bool,
     empty_string: bool,
+    /// A literal `"NaN"`, `"Infinity"` or `"-Infinity"` (how tap-postgres
+    /// admits a float's or numeric's special values).
+    number_special: bool,
 }
 
 impl Acc {
@@ -406,6 +431,7 @@ impl Acc {
         }
         self.nullable |= other.nullable;
         self.empty_string |= other.empty_string;
+        self.number_special |= other.number_special;
     }
 }
 
@@ -424,7 +450,16 @@ impl Typer<'_> {
     }
 
     fn column(&self, property: &Value) -> Result<Column> {
-        let acc = self.analyze(property, 0)?;
+        let mut acc = self.analyze(property, 0)?;
+        if acc.number_special {
+            match acc.ty {
+                // The special values of a number column stay in it; the
+                // loader decides whether the warehouse can hold them.
+                Some(ColumnType::Float | ColumnType::Decimal { .. }) => {}
+                Some(ColumnType::Integer) => acc.ty = Some(ColumnType::Float),
+                _ => acc.add(ColumnType::String { max_len: None }),
+            }
+        }
         let mut column = Column::new(
             acc.ty.unwrap_or(ColumnType::String { max_len: None }),
             acc.nullable,
@@ -457,7 +492,7 @@ impl Typer<'_> {
                 return Ok(Acc {
                     ty: Some(ColumnType::Json),
                     nullable: true,
-                    empty_string: false,
+                    ..Acc::default()
                 });
             }
             Value::Bool(false) => return Ok(Acc::default()),
@@ -571,6 +606,7 @@ impl Typer<'_> {
             _ if union && !matches!(name, "object" | "array") => {}
             "integer" => acc.add(ColumnType::Integer),
             "number" => acc.add(self.number(map)?),
+            "string" if only_number_specials(map) => acc.number_special = true,
             "string" => self.add_string(acc, map)?,
             "boolean" => acc.add(ColumnType::Boolean),
             "object" | "array" => acc.add(ColumnType::Json),
@@ -592,6 +628,7 @@ impl Typer<'_> {
                 });
             }
             Value::String(s) if s.is_empty() => acc.empty_string = true,
+            Value::String(s) if NUMBER_SPECIALS.contains(&s.as_str()) => acc.number_special = true,
             Value::String(_) => acc.add(ColumnType::String { max_len: None }),
             Value::Array(_) | Value::Object(_) => acc.add(ColumnType::Json),
         }

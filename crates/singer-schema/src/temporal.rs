@@ -11,13 +11,26 @@
 //!   of fraction digits, years past 9999 (`10000-01-01`), and `24:00:00`;
 //! - `time` with or without an offset (`23:59:59.999999`, `12:00:00+05:30`).
 //!
-//! Not accepted: `infinity`, `-infinity` and `BC` dates. No warehouse column
-//! holds them; the tap renders them under its own documented policy, and a
-//! record carrying them is reported rather than loaded as something else.
+//! - the spellings tap-postgres's default `keep` policy gives values outside
+//!   RFC 3339: `infinity` and `-infinity` (dates and timestamps), and ISO 8601
+//!   expanded years with a sign (`+10000-01-01T00:00:00+00:00`, and BC dates
+//!   as astronomical years, `-0043-03-15`). They are well-formed values of
+//!   the column's type; whether a warehouse can hold them is the loader's
+//!   decision, under its documented unrepresentable-value policy (error by
+//!   default), where the message can name the table and column.
+//!
+//! Not accepted: PostgreSQL's `BC` suffix, year 0 without a sign, and
+//! anything else.
 
-/// Whether `text` is a calendar date `YYYY-MM-DD` (four or more year digits).
+/// Whether `text` is a calendar date `YYYY-MM-DD` (four or more year digits,
+/// or a signed expanded year), or `infinity`/`-infinity`.
 pub(crate) fn is_date(text: &str) -> bool {
-    parse_date(text.as_bytes()).is_some_and(<[u8]>::is_empty)
+    is_infinity(text) || parse_date(text.as_bytes()).is_some_and(<[u8]>::is_empty)
+}
+
+/// PostgreSQL's infinite dates and timestamps.
+fn is_infinity(text: &str) -> bool {
+    text == "infinity" || text == "-infinity"
 }
 
 /// Whether `text` is a time of day with an optional offset.
@@ -27,6 +40,9 @@ pub(crate) fn is_time(text: &str) -> bool {
 
 /// Whether `text` is a date, `T`/`t`/space, a time, and an optional offset.
 pub(crate) fn is_date_time(text: &str) -> bool {
+    if is_infinity(text) {
+        return true;
+    }
     let Some(rest) = parse_date(text.as_bytes()) else {
         return false;
     };
@@ -63,15 +79,25 @@ fn expect(bytes: &[u8], byte: u8) -> Option<&[u8]> {
 }
 
 fn parse_date(bytes: &[u8]) -> Option<&[u8]> {
+    // ISO 8601 expanded years carry a sign: `+10000`, `-0043` (44 BC as an
+    // astronomical year), `+0000` (1 BC).
+    let (signed, negative, bytes) = match bytes.split_first() {
+        Some((b'+', rest)) => (true, false, rest),
+        Some((b'-', rest)) => (true, true, rest),
+        _ => (false, false, bytes),
+    };
     let year_len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     // Four digits, or more for years past 9999 (PostgreSQL goes to 294276).
     if !(4..=6).contains(&year_len) {
         return None;
     }
     let (year, rest) = digits(bytes, year_len)?;
-    if year == 0 {
+    if year == 0 && !signed {
         return None;
     }
+    // Leap years of the proleptic Gregorian calendar, astronomical numbering
+    // (year -1 is 2 BC, divisible by 4 from year 0 back: -4, -8, ...).
+    let year = if negative { 400 - year % 400 } else { year };
     let rest = expect(rest, b'-')?;
     let (month, rest) = digits(rest, 2)?;
     let rest = expect(rest, b'-')?;
@@ -172,6 +198,12 @@ mod tests {
             "2024-01-01T24:00:00",
             "2016-12-31T23:59:60Z",
             "2024-01-01T00:00:00+05:53:28",
+            "infinity",
+            "-infinity",
+            "+10000-01-01T00:00:00.000000+00:00",
+            "-0043-03-15T00:00:00.000000+00:00",
+            "+0000-02-29T00:00:00+00:00",
+            "-0004-02-29T00:00:00+00:00",
         ] {
             assert!(is_date_time(ok), "{ok}");
         }
@@ -185,7 +217,9 @@ mod tests {
             "2024-01-01T00:00:00.Z",
             "2024-01-01T00:00Z",
             "2024-01-01X00:00:00Z",
-            "infinity",
+            "Infinity",
+            "infinity ",
+            "-0001-02-29T00:00:00+00:00",
             "2024-01-01 00:00:00 BC",
             "0000-01-01T00:00:00Z",
             "2024-01-01T00:00:00+5:00",
@@ -198,11 +232,22 @@ mod tests {
 
     #[test]
     fn date_and_time() {
-        for ok in ["2024-01-01", "2000-02-29", "0001-01-01", "275760-09-13"] {
+        for ok in [
+            "2024-01-01",
+            "2000-02-29",
+            "0001-01-01",
+            "275760-09-13",
+            "-0043-03-15",
+            "+10000-01-01",
+            "infinity",
+            "-infinity",
+        ] {
             assert!(is_date(ok), "{ok}");
         }
         for bad in [
             "1900-02-29",
+            "-0001-02-29",
+            "0000-01-01",
             "2024-1-01",
             "2024-01-32",
             "2024-01-01T00:00:00Z",

@@ -444,3 +444,29 @@ fn stream_columns_keep_order_and_resolve_refs() {
         "property \"\": a property schema must be an object, found a number"
     );
 }
+
+#[test]
+fn number_special_literals_keep_number_columns() {
+    let options = TypeOptions::default();
+    let float = json!({"anyOf": [{"type": ["number", "null"]}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]});
+    assert_eq!(
+        column_type(&float, &options).expect("typed"),
+        Column::new(T::Float, true)
+    );
+    let decimal = json!({"anyOf": [
+        {"type": ["string", "null"], "format": "x-singer.decimal", "precision": 10, "scale": 2},
+        {"enum": ["NaN"]}
+    ]});
+    assert_eq!(
+        column_type(&decimal, &options).expect("typed").ty,
+        T::Decimal {
+            precision: 10,
+            scale: 2
+        }
+    );
+    let text = json!({"anyOf": [{"type": "boolean"}, {"enum": ["NaN"]}]});
+    assert_eq!(
+        column_type(&text, &options).expect("typed").ty,
+        T::String { max_len: None }
+    );
+}

@@ -189,11 +189,17 @@ fn every_keyword_passes_and_fails() {
                 json!("2024-01-01 00:00:00"),
                 json!("0001-01-01T00:00:00+00:00"),
                 json!(null),
+                // tap-postgres's `keep` spellings of values outside RFC 3339.
+                json!("infinity"),
+                json!("-infinity"),
+                json!("+10000-01-01T00:00:00.000000+00:00"),
+                json!("-0043-03-15T00:00:00.000000+00:00"),
             ],
             vec![
                 json!("2024-02-30T00:00:00Z"),
                 json!("yesterday"),
-                json!("infinity"),
+                json!("Infinity"),
+                json!("2024-01-01 00:00:00 BC"),
             ],
         ),
         case(
@@ -222,6 +228,10 @@ fn every_keyword_passes_and_fails() {
                 json!("1.500"),
                 json!(null),
                 n("1e2"),
+                // PostgreSQL numeric's special values, as tap-postgres keeps them.
+                json!("NaN"),
+                json!("Infinity"),
+                json!("-Infinity"),
             ],
             vec![
                 json!("100000000.00"),
@@ -229,7 +239,8 @@ fn every_keyword_passes_and_fails() {
                 json!("0.001"),
                 n("0.001"),
                 json!("abc"),
-                json!("NaN"),
+                json!("nan"),
+                json!("inf"),
                 json!(""),
             ],
         ),
