@@ -25,7 +25,7 @@
 //! | `inet`, `cidr` | `"10.0.0.1"`, `"192.168.0.0/24"` (as PostgreSQL prints them) | `{"type":"string"}` |
 //! | `uuid` | `"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"` | `{"type":"string","format":"uuid"}` |
 //! | `bytea` | lowercase hex without `\x` | `{"type":"string","contentEncoding":"base16"}` |
-//! | arrays of any of these | nested arrays per dimension, `null` elements kept, lower bounds dropped | `{"type":["array","null"],"items":<element schema admitting null>}` |
+//! | arrays of any of these | nested arrays per dimension, `null` elements kept, lower bounds dropped | `{"type":["array","null"],"items":{"anyOf":[<element schema admitting null>,{"type":"array"}]}}` |
 //! | domains | as their base type (resolved by discovery) | as the base type |
 //! | everything else (`macaddr`, `macaddr8`, `bit`, `varbit`, `xml`, `tsvector`, ranges, geometric, composite, `"char"`, unknown extension types) | read as `col::text` (arrays as `col::text[]`): PostgreSQL's own text | `{"type":"string"}` |
 //!
@@ -386,7 +386,9 @@ impl Codec {
             _ => false,
         };
         if self.array {
-            let items = self.scalar_schema(true);
+            // PostgreSQL arrays of any dimension share one type: an element
+            // is a value of the element type, or (multi-dimensional) an array.
+            let items = json!({ "anyOf": [self.scalar_schema(true), { "type": "array" }] });
             let mut schema = Map::new();
             schema.insert("type".to_owned(), type_with_null("array", nullable));
             schema.insert("items".to_owned(), items);

@@ -124,7 +124,7 @@ fn tables_views_matviews_and_partitioned_tables() {
                     "id": {"type": "integer"},
                     "amount": {"type": ["string", "null"], "format": "x-singer.decimal", "precision": 12, "scale": 2},
                     "updated_at": {"type": ["string", "null"], "format": "date-time"},
-                    "tags": {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
+                    "tags": {"type": ["array", "null"], "items": {"anyOf": [{"type": ["string", "null"]}, {"type": "array"}]}}
                 }
             },
             "metadata": [
@@ -304,7 +304,7 @@ fn domains_enums_and_arrays_resolve() {
         schema("ms"),
         s(
             "mood[]",
-            r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+            r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
             r#""ms""#
         )
     );
@@ -328,7 +328,7 @@ fn domains_enums_and_arrays_resolve() {
         schema("pas"),
         s(
             "positive_amount[]",
-            r#"{"type":["array","null"],"items":{"type":["string","null"],"format":"x-singer.decimal","precision":10,"scale":3}}"#,
+            r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"format":"x-singer.decimal","precision":10,"scale":3},{"type":"array"}]}}"#,
             r#""pas""#
         )
     );
@@ -336,7 +336,7 @@ fn domains_enums_and_arrays_resolve() {
         schema("i"),
         s(
             "ids",
-            r#"{"type":["array","null"],"items":{"type":["integer","null"]}}"#,
+            r#"{"type":["array","null"],"items":{"anyOf":[{"type":["integer","null"]},{"type":"array"}]}}"#,
             r#""i""#
         )
     );
@@ -356,7 +356,7 @@ fn domains_enums_and_arrays_resolve() {
         schema("st_arr"),
         s(
             "short_text[]",
-            r#"{"type":["array","null"],"items":{"type":["string","null"],"maxLength":8}}"#,
+            r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"maxLength":8},{"type":"array"}]}}"#,
             r#""st_arr""#
         )
     );
@@ -364,7 +364,7 @@ fn domains_enums_and_arrays_resolve() {
         schema("iv"),
         s(
             "int2vector",
-            r#"{"type":["array","null"],"items":{"type":["integer","null"]}}"#,
+            r#"{"type":["array","null"],"items":{"anyOf":[{"type":["integer","null"]},{"type":"array"}]}}"#,
             r#""iv""#
         )
     );
@@ -372,7 +372,7 @@ fn domains_enums_and_arrays_resolve() {
         schema("ip"),
         s(
             "inet[]",
-            r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+            r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
             r#""ip""#
         )
     );
@@ -380,7 +380,7 @@ fn domains_enums_and_arrays_resolve() {
         schema("mac"),
         s(
             "macaddr[]",
-            r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+            r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
             r#""mac"::text[]"#
         )
     );

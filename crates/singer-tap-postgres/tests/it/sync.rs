@@ -426,3 +426,69 @@ fn a_connection_killed_mid_stream_is_resumed_without_loss_or_duplicates() {
         "every row once, in order"
     );
 }
+
+#[test]
+fn emitted_schema_and_records_validate_with_singer_schema() {
+    let mut db = db("validate");
+    db.client
+        .batch_execute(
+            "CREATE TYPE mood AS ENUM ('sad', 'happy');
+             CREATE DOMAIN price AS numeric(10, 2);
+             CREATE TABLE mixed (
+               id bigint PRIMARY KEY, small smallint, n numeric(38, 18), n_free numeric, p price,
+               r real, d double precision, b boolean, t text, vc varchar(5), ch char(3),
+               dt date, ts timestamp, tstz timestamptz, tm time, tmtz timetz, iv interval,
+               j json, jb jsonb, u uuid, by bytea, ia int[], ta text[][], m mood, ip inet,
+               money_col money, bits bit(4), rng int4range, pt point, x xml);
+             INSERT INTO mixed VALUES
+               (1, 1, 12345678901234567890.123456789012345678, 1e-20, 12.5, 1.5, 2.25, true, 'é🚀', 'abc', 'ab',
+                '2024-02-29', '2024-01-01 12:00:00.123456', '2024-01-01 12:00:00.123456+02', '23:59:59.999999',
+                '12:00:00+05:30', '-1 year 2 months 3 days 04:05:06.5', '{\"a\": [1, 2.50]}', '{\"b\": null}',
+                'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\xdeadbeef', '{1,NULL,3}', '{{a,b},{c,NULL}}', 'happy',
+                '10.0.0.1', 12.34, B'1010', '[1,10)', '(1,2)', '<a/>'),
+               (2, NULL, 'NaN', NULL, NULL, 'NaN', '-Infinity', NULL, '', NULL, NULL,
+                'infinity', '-infinity', 'infinity', NULL, NULL, NULL, 'null', '[]', NULL, '\\x', '{}', NULL, NULL,
+                NULL, NULL, NULL, 'empty', NULL, NULL),
+               (3, -32768, -0.5, 0, 0, 0, 0, false, 'x', 'x', 'x',
+                '0044-03-15 BC', '10000-01-01 00:00:00', '0001-01-01 00:00:00+00', '00:00:00', '00:00:00-08',
+                '0', '1', '\"s\"', '00000000-0000-0000-0000-000000000000', '\\x00', '{{1,2},{3,4}}', '{}', 'sad',
+                '::1', -1, B'0000', '(,)', '(0,0)', NULL);",
+        )
+        .expect("seed");
+    let catalog = catalog(
+        &db,
+        "public-mixed",
+        ReplicationMethod::FullTable,
+        None,
+        false,
+    );
+    let messages = run(&db, &catalog, State::new(), &options(100, 100));
+    let schema = messages
+        .iter()
+        .find_map(|m| match m {
+            Message::Schema(s) => Some(s),
+            _ => None,
+        })
+        .expect("SCHEMA");
+    let validator = singer_schema::Validator::new(
+        &schema.stream,
+        &schema.schema,
+        &singer_schema::ValidationConfig::default(),
+    )
+    .expect("the emitted schema compiles");
+    let rows = records(&messages);
+    assert_eq!(rows.len(), 3);
+    for (line, row) in rows.iter().enumerate() {
+        let line = u64::try_from(line).expect("small") + 1;
+        if let Err(error) = validator.validate(&Value::Object(row.clone()), line) {
+            panic!(
+                "record {line} fails its own schema: {error}\nschema: {:#}",
+                schema.schema
+            );
+        }
+    }
+    // Every column got a type a target can map (no property dropped).
+    let columns = singer_schema::columns(&schema.schema, &singer_schema::TypeOptions::default())
+        .expect("columns");
+    assert_eq!(columns.len(), 30);
+}

@@ -550,95 +550,95 @@ const SCHEMAS: &[(&str, &str)] = &[
     ("tsquery", r#"{"type":["string","null"]}"#),
     (
         "integer[]",
-        r#"{"type":["array","null"],"items":{"type":["integer","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["integer","null"]},{"type":"array"}]}}"#,
     ),
     (
         "bigint[]",
-        r#"{"type":["array","null"],"items":{"type":["integer","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["integer","null"]},{"type":"array"}]}}"#,
     ),
     (
         "smallint[]",
-        r#"{"type":["array","null"],"items":{"type":["integer","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["integer","null"]},{"type":"array"}]}}"#,
     ),
     (
         "text[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
     ),
     (
         "varchar(3)[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"maxLength":3}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"maxLength":3},{"type":"array"}]}}"#,
     ),
     (
         "numeric[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"format":"x-singer.decimal"}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"format":"x-singer.decimal"},{"type":"array"}]}}"#,
     ),
     (
         "numeric(10,2)[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"format":"x-singer.decimal","precision":10,"scale":2}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"format":"x-singer.decimal","precision":10,"scale":2},{"type":"array"}]}}"#,
     ),
     (
         "double precision[]",
-        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["number","null"]},{"type":"string","enum":["NaN","Infinity","-Infinity"]}]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"anyOf":[{"type":["number","null"]},{"type":"string","enum":["NaN","Infinity","-Infinity"]}]},{"type":"array"}]}}"#,
     ),
     (
         "boolean[]",
-        r#"{"type":["array","null"],"items":{"type":["boolean","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["boolean","null"]},{"type":"array"}]}}"#,
     ),
     (
         "date[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"format":"date"}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"format":"date"},{"type":"array"}]}}"#,
     ),
     (
         "timestamptz[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"format":"date-time"}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"format":"date-time"},{"type":"array"}]}}"#,
     ),
     (
         "interval[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
     ),
     (
         "uuid[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"format":"uuid"}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"format":"uuid"},{"type":"array"}]}}"#,
     ),
     (
         "bytea[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"contentEncoding":"base16"}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"contentEncoding":"base16"},{"type":"array"}]}}"#,
     ),
     (
         "jsonb[]",
-        r#"{"type":["array","null"],"items":{"type":["object","array","string","number","boolean","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["object","array","string","number","boolean","null"]},{"type":"array"}]}}"#,
     ),
     (
         "json[]",
-        r#"{"type":["array","null"],"items":{"type":["object","array","string","number","boolean","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["object","array","string","number","boolean","null"]},{"type":"array"}]}}"#,
     ),
     (
         "mood[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
     ),
     (
         "citext[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
     ),
     (
         "money[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"format":"x-singer.decimal"}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"format":"x-singer.decimal"},{"type":"array"}]}}"#,
     ),
     (
         "inet[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
     ),
     (
         "int4range[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
     ),
     (
         "point[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
     ),
     (
         "hstore[]",
-        r#"{"type":["array","null"],"items":{"type":["object","null"],"additionalProperties":{"type":["string","null"]}}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["object","null"],"additionalProperties":{"type":["string","null"]}},{"type":"array"}]}}"#,
     ),
     (
         "amount",
@@ -650,18 +650,18 @@ const SCHEMAS: &[(&str, &str)] = &[
     ),
     (
         "amount[]",
-        r#"{"type":["array","null"],"items":{"type":["string","null"],"format":"x-singer.decimal","precision":12,"scale":2}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"],"format":"x-singer.decimal","precision":12,"scale":2},{"type":"array"}]}}"#,
     ),
     (
         "int_list",
-        r#"{"type":["array","null"],"items":{"type":["integer","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["integer","null"]},{"type":"array"}]}}"#,
     ),
     ("positive_int", r#"{"type":["integer","null"]}"#),
     ("code", r#"{"type":["string","null"],"maxLength":10}"#),
     ("address", r#"{"type":["string","null"]}"#),
     (
         "addresses",
-        r#"{"type":["array","null"],"items":{"type":["string","null"]}}"#,
+        r#"{"type":["array","null"],"items":{"anyOf":[{"type":["string","null"]},{"type":"array"}]}}"#,
     ),
     (
         "happened",
