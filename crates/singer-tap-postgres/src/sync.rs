@@ -1,8 +1,9 @@
 //! Catalog-mode sync: FULL_TABLE (resumable by primary key, ACTIVATE_VERSION)
 //! and INCREMENTAL (ordered by the replication key, `>=` the bookmark).
 //!
-//! Rows are read through a server-side portal in binary format, `itersize`
-//! rows per round trip, inside one `REPEATABLE READ READ ONLY` transaction
+//! Rows are streamed in binary format as the server sends them (the socket
+//! is the backpressure, so reading overlaps the server's work as `COPY`
+//! does), inside one `REPEATABLE READ READ ONLY` transaction
 //! per stream (one consistent snapshot), and each row is rendered straight
 //! into the record line by the columns' codecs: no row is held past its
 //! batch, and nothing goes through an intermediate `Value`.
@@ -27,6 +28,7 @@
 use std::io::Write;
 use std::time::Instant;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, Type};
 use postgres::{Client, IsolationLevel};
 use serde_json::{Map, Value};
@@ -47,7 +49,8 @@ use crate::types::{Codec, EncodeStats, ValuePolicy};
 pub struct SyncOptions {
     /// Emit STATE every this many records within a stream.
     pub state_interval: u64,
-    /// Rows fetched per round trip.
+    /// pipelinewise's rows-per-fetch setting, accepted for compatibility:
+    /// rows are streamed, so memory is bounded without it.
     pub itersize: u32,
     /// Reconnects per stream after transient failures.
     pub max_retries: u32,
@@ -519,67 +522,59 @@ impl StreamPlan {
             .iter()
             .map(|p| p as &(dyn postgres::types::ToSql + Sync))
             .collect();
-        let portal = tx
-            .bind(sql.as_str(), &param_refs)
+        let mut rows = tx
+            .query_raw(sql.as_str(), param_refs.iter().copied())
             .map_err(|e| query_error("starting the table read", e))?;
         let time_extracted =
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
         let key_columns = self.position_columns();
         let mut record = Vec::with_capacity(1024);
         let mut key_ranges = vec![0..0; key_columns.len()];
-        let itersize = i32::try_from(options.itersize.max(1)).unwrap_or(i32::MAX);
-        loop {
-            let rows = tx
-                .query_portal(&portal, itersize)
-                .map_err(|e| query_error("reading rows", e))?;
-            let fetched = rows.len();
-            for row in &rows {
-                record.clear();
-                record.push(b'{');
-                for (i, column) in self.columns.iter().enumerate() {
-                    if i > 0 {
-                        record.push(b',');
-                    }
-                    record.extend_from_slice(&column.key_json);
-                    let raw: Option<RawColumn<'_>> = row
-                        .try_get(i)
-                        .map_err(|e| query_error("decoding a row", e))?;
-                    let start = record.len();
-                    column
-                        .codec
-                        .encode(raw.map(|r| r.0), &mut record, stats)
-                        .map_err(|source| Error::Encode {
-                            stream: self.tap_stream_id.clone(),
-                            column: column.name.clone(),
-                            source,
-                        })?;
-                    if let Some(k) = key_columns.iter().position(|&kc| kc == i)
-                        && let Some(range) = key_ranges.get_mut(k)
-                    {
-                        *range = start..record.len();
-                    }
+        // Rows stream in as the server sends them (the socket is the
+        // backpressure), so reading overlaps the server's work, as COPY does.
+        while let Some(row) = rows.next().map_err(|e| query_error("reading rows", e))? {
+            record.clear();
+            record.push(b'{');
+            for (i, column) in self.columns.iter().enumerate() {
+                if i > 0 {
+                    record.push(b',');
                 }
-                record.push(b'}');
-                out.write_record_raw(&self.stream, &record, version, Some(&time_extracted))
-                    .map_err(|source| Error::Output { source })?;
-                position.last_key.resize_with(key_ranges.len(), Vec::new);
-                for (last, range) in position.last_key.iter_mut().zip(&key_ranges) {
-                    last.clear();
-                    last.extend_from_slice(record.get(range.clone()).unwrap_or_default());
-                }
-                position.records += 1;
-                position.since_state += 1;
-                if position.since_state >= options.state_interval {
-                    self.checkpoint(state, position)?;
-                    write_state(out, state)?;
-                    position.since_state = 0;
+                record.extend_from_slice(&column.key_json);
+                let raw: Option<RawColumn<'_>> = row
+                    .try_get(i)
+                    .map_err(|e| query_error("decoding a row", e))?;
+                let start = record.len();
+                column
+                    .codec
+                    .encode(raw.map(|r| r.0), &mut record, stats)
+                    .map_err(|source| Error::Encode {
+                        stream: self.tap_stream_id.clone(),
+                        column: column.name.clone(),
+                        source,
+                    })?;
+                if let Some(k) = key_columns.iter().position(|&kc| kc == i)
+                    && let Some(range) = key_ranges.get_mut(k)
+                {
+                    *range = start..record.len();
                 }
             }
-            if fetched < usize::try_from(itersize).unwrap_or(usize::MAX) {
-                break;
+            record.push(b'}');
+            out.write_record_raw(&self.stream, &record, version, Some(&time_extracted))
+                .map_err(|source| Error::Output { source })?;
+            position.last_key.resize_with(key_ranges.len(), Vec::new);
+            for (last, range) in position.last_key.iter_mut().zip(&key_ranges) {
+                last.clear();
+                last.extend_from_slice(record.get(range.clone()).unwrap_or_default());
+            }
+            position.records += 1;
+            position.since_state += 1;
+            if position.since_state >= options.state_interval {
+                self.checkpoint(state, position)?;
+                write_state(out, state)?;
+                position.since_state = 0;
             }
         }
-        drop(portal);
+        drop(rows);
         tx.commit()
             .map_err(|e| query_error("ending the read-only transaction", e))?;
         self.checkpoint(state, position)?;

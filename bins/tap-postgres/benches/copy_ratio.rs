@@ -1,0 +1,187 @@
+//! tap-postgres FULL_TABLE against PostgreSQL's own `COPY ... (FORMAT binary)`
+//! on the same table, in the same run (issue #4's speed and memory goal).
+//!
+//! Loads a realistic table (14 columns of mixed types, ~10% NULLs, generated
+//! in SQL) of `ROWS` rows into a throwaway PostgreSQL, then alternates
+//! `psql -c "COPY (SELECT ...) TO STDOUT (FORMAT binary)" > /dev/null` and
+//! `tap-postgres --catalog ... > /dev/null` `RUNS` times each, and prints the
+//! median times, the ratio, rows/s and the tap's peak RSS (from
+//! `/usr/bin/time`). The same is done at 10,000 rows to show that memory does
+//! not grow with the table. Goal: ratio ≤ 1.5, peak RSS ≤ 50 MB and flat.
+//!
+//! Run: `cargo bench -p tap-postgres --bench copy_ratio` (or
+//! `benches/tap-postgres-vs-copy.sh`). `TAP_BENCH_ROWS` overrides the size.
+
+#![allow(
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::cast_precision_loss,
+    reason = "a bench harness that reports on stdout and aborts loudly"
+)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const ROWS: u64 = 1_000_000;
+const SMALL_ROWS: u64 = 10_000;
+const RUNS: usize = 5;
+
+const COLUMNS: &str = "id, project_id, author_id, title, description, state, weight, \
+    time_estimate, confidential, labels, metadata, created_at, updated_at, due_date";
+
+fn main() {
+    let rows = std::env::var("TAP_BENCH_ROWS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROWS);
+    let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL");
+    let dir = std::env::temp_dir().join(format!("tap-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    println!("tap-postgres FULL_TABLE vs COPY (FORMAT binary), {RUNS} runs each, medians");
+    println!(
+        "| rows | COPY binary s | tap s | ratio | COPY rows/s | tap rows/s | tap peak RSS MB |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for size in [SMALL_ROWS, rows] {
+        let db = cluster.create_database("bench").expect("database");
+        let mut client = cluster.connect(&db).expect("connect");
+        load(&mut client, size);
+        let (copy, tap, rss) = measure(cluster, &db, &dir);
+        println!(
+            "| {size} | {copy:.3} | {tap:.3} | {:.2} | {:.0} | {:.0} | {:.1} |",
+            tap / copy,
+            size as f64 / copy,
+            size as f64 / tap,
+            rss as f64 / 1024.0
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The GitLab-like `issues` table, generated in SQL.
+fn load(client: &mut postgres::Client, rows: u64) {
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE issues (
+               id bigint PRIMARY KEY, project_id integer, author_id integer, title text,
+               description text, state smallint, weight numeric(12,4), time_estimate double precision,
+               confidential boolean, labels text[], metadata jsonb, created_at timestamptz,
+               updated_at timestamp, due_date date);
+             INSERT INTO issues
+             SELECT i,
+                    (i * 7919) % 100000,
+                    CASE WHEN i % 10 = 0 THEN NULL ELSE (i * 104729) % 50000 END,
+                    'Issue ' || i || ' about ' || md5(i::text),
+                    CASE WHEN i % 10 = 1 THEN NULL ELSE repeat('lorem ipsum ', (1 + i % 8)::int) || md5((i * 3)::text) END,
+                    (i % 4)::smallint,
+                    CASE WHEN i % 10 = 2 THEN NULL ELSE ((i * 31) % 1000000) / 1000.0 END,
+                    CASE WHEN i % 10 = 3 THEN NULL ELSE (i % 977) * 1.25 END,
+                    i % 3 = 0,
+                    CASE WHEN i % 10 = 4 THEN NULL ELSE ARRAY['bug', 'backend', 'p' || (i % 5)] END,
+                    CASE WHEN i % 10 = 5 THEN NULL ELSE jsonb_build_object('severity', i % 4, 'source', 'web') END,
+                    timestamptz '2020-01-01 00:00:00+00' + (i || ' seconds')::interval * 37,
+                    CASE WHEN i % 10 = 6 THEN NULL ELSE timestamp '2021-01-01' + (i || ' seconds')::interval * 41 END,
+                    CASE WHEN i % 10 = 7 THEN NULL ELSE date '2022-01-01' + (i % 1000)::int END
+             FROM generate_series(1::bigint, {rows}) AS i;
+             ANALYZE issues;"
+        ))
+        .expect("load");
+}
+
+/// Median COPY seconds, median tap seconds, max tap peak RSS (KiB).
+fn measure(cluster: &singer_testkit::Cluster, db: &str, dir: &Path) -> (f64, f64, u64) {
+    let config = dir.join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({
+            "host": cluster.host(), "port": cluster.port(), "user": cluster.user(),
+            "dbname": db, "sslmode": "disable"
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let catalog = dir.join("catalog.json");
+    let discovered = Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
+        .args([
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--discover",
+            "--log-level",
+            "warn",
+        ])
+        .output()
+        .expect("discover");
+    assert!(
+        discovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&discovered.stderr)
+    );
+    let mut catalog_json: serde_json::Value =
+        serde_json::from_slice(&discovered.stdout).expect("catalog");
+    for stream in catalog_json["streams"].as_array_mut().expect("streams") {
+        stream["metadata"][0]["metadata"]["selected"] = true.into();
+        stream["replication_method"] = "FULL_TABLE".into();
+    }
+    std::fs::write(&catalog, catalog_json.to_string()).expect("catalog file");
+
+    let psql = cluster.bin_dir().join("psql");
+    let copy_sql =
+        format!("COPY (SELECT {COLUMNS} FROM public.issues ORDER BY id) TO STDOUT (FORMAT binary)");
+    let mut copies = Vec::new();
+    let mut taps = Vec::new();
+    let mut rss = 0;
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let status = Command::new(&psql)
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                cluster.host(),
+                "-p",
+                &cluster.port().to_string(),
+                "-U",
+                cluster.user(),
+                "-d",
+                db,
+            ])
+            .args(["-c", &copy_sql])
+            .stdout(Stdio::null())
+            .status()
+            .expect("psql");
+        copies.push(started.elapsed().as_secs_f64());
+        assert!(status.success(), "COPY failed");
+
+        let started = Instant::now();
+        let output = Command::new("/usr/bin/time")
+            .args(["-f", "%M"])
+            .arg(env!("CARGO_BIN_EXE_tap-postgres"))
+            .args(["--config", config.to_str().expect("utf-8")])
+            .args([
+                "--catalog",
+                catalog.to_str().expect("utf-8"),
+                "--log-level",
+                "warn",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("tap-postgres under /usr/bin/time");
+        taps.push(started.elapsed().as_secs_f64());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "tap failed: {stderr}");
+        let kib: u64 = stderr
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("peak RSS from /usr/bin/time");
+        rss = rss.max(kib);
+    }
+    (median(copies), median(taps), rss)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
