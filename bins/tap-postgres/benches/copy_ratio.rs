@@ -16,6 +16,7 @@
     clippy::expect_used,
     clippy::print_stdout,
     clippy::cast_precision_loss,
+    clippy::indexing_slicing,
     reason = "a bench harness that reports on stdout and aborts loudly"
 )]
 
