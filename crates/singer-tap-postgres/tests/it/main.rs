@@ -10,4 +10,5 @@
 
 mod discovery;
 mod sync;
+mod tls;
 mod types;

@@ -1,0 +1,207 @@
+//! The `tap-postgres` binary as Meltano and pipelinewise run it: flags,
+//! exit codes, `--about`, `--discover` then `--catalog`/`--state` through
+//! files, stdout carrying Singer messages only.
+
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers: a failed expectation is the test failing"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn tap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run tap-postgres")
+}
+
+fn stdout_lines(output: &Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .expect("UTF-8")
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("tap-bin-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        Self(dir)
+    }
+    fn write(&self, name: &str, value: &Value) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, value.to_string()).expect("write");
+        path.to_str().expect("UTF-8").to_owned()
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn about_version_help_and_exit_codes() {
+    let about = tap(&["--about", "--format", "json"]);
+    assert!(about.status.success());
+    let json: Value =
+        serde_json::from_slice(&about.stdout).expect("--about --format json prints JSON");
+    assert_eq!(json["name"], "tap-postgres");
+    assert_eq!(
+        json["capabilities"],
+        json!([
+            "catalog",
+            "discover",
+            "properties",
+            "state",
+            "about",
+            "test"
+        ])
+    );
+    assert_eq!(
+        json["settings"]["properties"]["password"]["writeOnly"],
+        true
+    );
+    assert_eq!(json["settings"]["properties"]["port"]["type"], "integer");
+
+    let markdown = tap(&["--about", "--format", "markdown"]);
+    assert!(String::from_utf8_lossy(&markdown.stdout).starts_with("# `tap-postgres`"));
+    let version = tap(&["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("tap-postgres {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(tap(&["--help"]).status.success());
+
+    let bad_flag = tap(&["--frobnicate"]);
+    assert_eq!(bad_flag.status.code(), Some(2));
+    assert!(bad_flag.stdout.is_empty(), "nothing but messages on stdout");
+    assert!(String::from_utf8_lossy(&bad_flag.stderr).contains("invalid option '--frobnicate'"));
+
+    let dir = Dir::new("codes");
+    let no_user = dir.write(
+        "config.json",
+        &json!({"host": "127.0.0.1", "password": "hunter2"}),
+    );
+    let output = tap(&["--config", &no_user, "--discover"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no user"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password must not be logged: {stderr}"
+    );
+
+    let unreachable = dir.write(
+        "down.json",
+        &json!({"host": "127.0.0.1", "port": 1, "user": "u", "password": "hunter2", "sslmode": "disable"}),
+    );
+    let output = tap(&["--config", &unreachable, "--test"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot connect to 127.0.0.1:1/"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn discover_then_sync_through_files_like_meltano() {
+    let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
+    let db = cluster.create_database("bin").expect("database");
+    cluster
+        .connect(&db)
+        .expect("connect")
+        .batch_execute(
+            "CREATE TABLE projects (id int PRIMARY KEY, name text, updated_at timestamptz);
+             INSERT INTO projects VALUES (1, 'gitlab', '2024-01-01 00:00:00+00'), (2, 'runner', '2024-01-02 00:00:00+00');",
+        )
+        .expect("seed");
+    let dir = Dir::new("sync");
+    // Two config files, the later winning, and the database from the environment.
+    let base = dir.write(
+        "base.json",
+        &json!({"host": "nowhere", "port": cluster.port(), "user": cluster.user()}),
+    );
+    let over = dir.write(
+        "over.json",
+        &json!({"host": cluster.host(), "sslmode": "disable", "tap_id": "extra key"}),
+    );
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
+            .args(["--config", &base, "--config", &over])
+            .args(args)
+            .env("TAP_POSTGRES_DATABASE", &db)
+            .output()
+            .expect("run")
+    };
+    let discovered = run(&["--discover"]);
+    assert!(
+        discovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&discovered.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&discovered.stderr).contains("Unknown configuration key ignored")
+    );
+    let mut catalog = stdout_lines(&discovered).remove(0);
+    let stream = &mut catalog["streams"][0];
+    assert_eq!(stream["tap_stream_id"], "public-projects");
+    stream["metadata"][0]["metadata"]["selected"] = json!(true);
+    stream["replication_method"] = json!("INCREMENTAL");
+    stream["replication_key"] = json!("updated_at");
+    let catalog_path = dir.write("catalog.json", &catalog);
+
+    let first = run(&["--catalog", &catalog_path]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let messages = stdout_lines(&first);
+    let records: Vec<&Value> = messages.iter().filter(|m| m["type"] == "RECORD").collect();
+    assert_eq!(records.len(), 2);
+    let state = messages
+        .iter()
+        .rev()
+        .find(|m| m["type"] == "STATE")
+        .expect("STATE")["value"]
+        .clone();
+    let state_path = dir.write("state.json", &state);
+
+    cluster
+        .connect(&db)
+        .expect("connect")
+        .batch_execute("INSERT INTO projects VALUES (3, 'pages', '2024-01-03 00:00:00+00')")
+        .expect("insert");
+    let second = run(&["--properties", &catalog_path, "--state", &state_path]);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let ids: Vec<i64> = stdout_lines(&second)
+        .iter()
+        .filter(|m| m["type"] == "RECORD")
+        .map(|m| m["record"]["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, [2, 3], "the boundary row again (>=), then the new one");
+    assert!(dir.path().exists());
+}
