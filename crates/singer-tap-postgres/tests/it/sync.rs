@@ -492,3 +492,59 @@ fn emitted_schema_and_records_validate_with_singer_schema() {
         .expect("columns");
     assert_eq!(columns.len(), 30);
 }
+
+#[test]
+fn an_interrupted_run_resumes_its_unfinished_stream_first() {
+    let mut db = db("order");
+    db.client
+        .batch_execute(
+            "CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a VALUES (1), (2);
+             CREATE TABLE b (id int PRIMARY KEY); INSERT INTO b VALUES (1), (2), (3);",
+        )
+        .expect("seed");
+    let mut catalog = discover_catalog(&db.connector, &db.config).expect("discovery");
+    let root: [&str; 0] = [];
+    for entry in &mut catalog.streams {
+        entry.metadata.set(&root, "selected", json!(true));
+    }
+    let streams_in_order = |messages: &[Message]| -> Vec<String> {
+        messages
+            .iter()
+            .filter_map(|m| match m {
+                Message::Schema(s) => Some(s.stream.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let fresh = run(&db, &catalog, State::new(), &options(1, 100));
+    assert_eq!(streams_in_order(&fresh), ["public-a", "public-b"]);
+    // The state a run killed while syncing `b` (after its first row) left.
+    let interrupted = states(&fresh)
+        .into_iter()
+        .find(|s| {
+            s["currently_syncing"] == "public-b"
+                && s["bookmarks"]["public-b"].get("last_pk_fetched").is_some()
+        })
+        .expect("a STATE inside stream b");
+    let resumed = run(
+        &db,
+        &catalog,
+        State::from_value(interrupted).expect("state"),
+        &options(1, 100),
+    );
+    assert_eq!(streams_in_order(&resumed), ["public-b", "public-a"]);
+    let b_ids: Vec<i64> = resumed
+        .iter()
+        .filter_map(|m| match m {
+            Message::Record(r) if r.stream == "public-b" => {
+                r.to_map().expect("object")["id"].as_i64()
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        b_ids,
+        [2, 3],
+        "stream b continues after its last emitted key"
+    );
+}
