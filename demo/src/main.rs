@@ -1,15 +1,19 @@
-//! The README's first command (`scripts/demo`): runs what works end to end on
-//! an embedded default, and reports it for a human.
+//! The README's first command (`scripts/demo`): runs the main job on an
+//! embedded default and reports it for a human.
 //!
-//! 1. starts a throwaway PostgreSQL (removed when the demo exits);
-//! 2. streams the Singer fixture through the protocol reader and writer and
-//!    checks the copy is byte-identical (exact numbers, escapes, unicode);
-//! 3. streams a generated 200,000-record stream the same way and reports
-//!    records/s and MB/s;
+//! 1. starts a throwaway PostgreSQL (removed when the demo exits) and fills
+//!    it from `fixtures/postgres/gitlab.sql` (users, projects, 100,000
+//!    issues, 10,000 merge requests, with the tricky types);
+//! 2. runs tap-postgres in catalog mode: discovery, then a sync of every
+//!    table (issues and merge requests INCREMENTAL on `updated_at`, the rest
+//!    FULL_TABLE) into `.demo/out/run-1.jsonl`, with records per stream and
+//!    rows/s;
+//! 3. changes some rows and syncs again from the saved state: the
+//!    incremental streams pick up only the changed rows;
 //! 4. keeps the last STATE durably in a file store and in the PostgreSQL
 //!    state store, and reads both back.
 //!
-//! Later issues replace steps 2 and 3 with `tap-postgres | target-csv`.
+//! Issue #8 puts target-csv at the end of the pipe once it exists.
 
 #![allow(
     clippy::print_stdout,
@@ -18,16 +22,18 @@
 
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::io::BufReader;
+use std::io::{BufReader, BufWriter};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use singer_protocol::{Message, Reader, Writer};
+use serde_json::json;
+use singer_protocol::{Catalog, Message, Reader, ReplicationMethod, Writer};
 use singer_state::{FileStateStore, PgStateStore, State, StateStore};
+use singer_tap_postgres::{Connector, SyncOptions, TapConfig, discover_catalog, sync};
 
-/// Records in the generated throughput stream.
-const GENERATED_RECORDS: usize = 200_000;
+/// Issues generated into the demo database.
+const ISSUES: u32 = 100_000;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -53,116 +59,157 @@ fn run() -> Result<()> {
     let out_dir = root.join(".demo");
     std::fs::create_dir_all(out_dir.join("out"))?;
 
-    println!("== 1. A throwaway PostgreSQL");
+    println!("== 1. A throwaway PostgreSQL with a GitLab-like schema");
     let cluster = singer_testkit::postgres()?;
+    let db = cluster.create_database("gitlab")?;
+    let mut client = cluster.connect(&db)?;
+    let seed = std::fs::read_to_string(root.join("fixtures/postgres/gitlab.sql"))?;
+    let started = Instant::now();
+    client.batch_execute(&seed.replace(":issues", &ISSUES.to_string()))?;
     println!(
-        "   started PostgreSQL from {} on {}:{} (data in {})",
+        "   PostgreSQL from {} on {}:{}, database {db}; seeded in {:.1} s",
         cluster.bin_dir().display(),
         cluster.host(),
         cluster.port(),
-        cluster.dir().display()
+        started.elapsed().as_secs_f64()
     );
 
-    println!("== 2. The Singer fixture through the protocol reader and writer");
-    let fixture = root.join("fixtures/singer/gitlab_issues.jsonl");
-    let copy = out_dir.join("out/gitlab_issues.jsonl");
-    let report = copy_stream(&std::fs::read(&fixture)?, &copy)?;
-    let identical = std::fs::read(&fixture)? == std::fs::read(&copy)?;
-    for (stream, count) in &report.records {
-        println!("   {stream:<20} {count:>8} records");
+    println!("== 2. tap-postgres, catalog mode: discover, then sync every table");
+    let config: TapConfig = serde_json::from_value(json!({
+        "host": cluster.host(), "port": cluster.port(), "user": cluster.user(),
+        "dbname": db, "sslmode": "disable", "application_name": "singer-demo",
+    }))?;
+    let connector = Connector::new(&config)?;
+    let mut catalog = discover_catalog(&connector, &config)?;
+    select_all(&mut catalog);
+    for entry in &catalog.streams {
+        println!(
+            "   {:<24} {:<11} key {:?}",
+            entry.tap_stream_id,
+            entry
+                .replication_method()?
+                .map_or("?", ReplicationMethod::as_str),
+            entry.replication_key()?.unwrap_or("-"),
+        );
     }
-    println!(
-        "   wrote {} ({}byte-identical to the input)",
-        copy.display(),
-        if identical { "" } else { "NOT " }
-    );
-    if !identical {
-        return Err("the copy differs from the input".into());
-    }
+    std::fs::write(
+        out_dir.join("catalog.json"),
+        serde_json::to_string_pretty(&catalog)?,
+    )?;
+    let state = run_sync(
+        &connector,
+        &catalog,
+        State::new(),
+        &out_dir.join("out/run-1.jsonl"),
+    )?;
 
-    println!("== 3. Throughput: {GENERATED_RECORDS} generated GitLab-like issue records");
-    let input = benches::issues_stream(GENERATED_RECORDS);
-    let generated = out_dir.join("out/generated_issues.jsonl");
-    let started = Instant::now();
-    let generated_report = copy_stream(&input, &generated)?;
-    let seconds = started.elapsed().as_secs_f64();
-    let records: usize = generated_report.records.values().sum();
-    #[allow(clippy::cast_precision_loss, reason = "a rate for display")]
-    let (rate, mb) = (records as f64 / seconds, input.len() as f64 / 1e6);
+    println!("== 3. Change rows, sync again from the saved state");
+    client.batch_execute(
+        "UPDATE issues SET title = title || ' (edited)', updated_at = now() WHERE id IN (7, 70, 700);
+         INSERT INTO merge_requests (id, target_project_id, author_id, iid, title, source_branch, target_branch, created_at, updated_at)
+         VALUES (1000001, 1, 2, 1000001, 'A new MR', 'fix', 'main', now(), now());",
+    )?;
+    println!("   updated 3 issues, inserted 1 merge request");
+    let state = run_sync(
+        &connector,
+        &catalog,
+        state,
+        &out_dir.join("out/run-2.jsonl"),
+    )?;
     println!(
-        "   {records} records, {mb:.1} MB read and written in {seconds:.2} s: {rate:.0} records/s, {:.0} MB/s",
-        mb / seconds
+        "   (INCREMENTAL reads `>= bookmark`, so each stream's last row comes again: at-least-once by design)"
     );
 
     println!("== 4. The last STATE, kept durably");
-    let state = report
-        .last_state
-        .ok_or("the fixture has no STATE message")?;
-    let state = State::from_value(state)?;
     let state_file = out_dir.join("state.json");
     let mut file_store = FileStateStore::new(&state_file);
     file_store.save(&state)?;
     let from_file = file_store.load()?.ok_or("state file vanished")?;
-    println!(
-        "   file store:       {} -> {}",
-        state_file.display(),
-        from_file.to_json()
-    );
-
-    let db = cluster.create_database("demo")?;
     let mut pg_store = PgStateStore::new(cluster.connect(&db)?, "demo-job")?;
     pg_store.save(&state)?;
     let from_pg = pg_store.load()?.ok_or("state row vanished")?;
-    println!(
-        "   PostgreSQL store: table singer_state, job \"demo-job\" -> {}",
-        from_pg.to_json()
-    );
     if from_file != state || from_pg != state {
         return Err("a state store gave back a different state".into());
     }
-    match PgStateStore::new(cluster.connect(&db)?, "demo-job") {
-        Err(error) if error.is_job_already_running() => {
-            println!("   a second run of the same job is refused: {error}");
-        }
-        Err(error) => return Err(error.into()),
-        Ok(_) => return Err("a second concurrent run of the same job was allowed".into()),
-    }
+    println!("   file store:       {}", state_file.display());
+    println!("   PostgreSQL store: table singer_state, job \"demo-job\"");
+    println!("   {}", from_pg.to_json());
 
     println!(
-        "== Done. Outputs are under {}; PostgreSQL stops as the demo exits.",
+        "== Done. Singer output, catalog and state are under {}; PostgreSQL stops as the demo exits.",
         out_dir.display()
     );
     Ok(())
 }
 
-/// What one pass over a stream saw.
-struct Report {
-    records: BTreeMap<String, usize>,
-    last_state: Option<serde_json::Value>,
-}
-
-/// Reads a Singer stream and writes every message to `out`.
-fn copy_stream(input: &[u8], out: &Path) -> Result<Report> {
-    let file = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(out)?);
-    let mut writer = Writer::new(file);
-    let mut report = Report {
-        records: BTreeMap::new(),
-        last_state: None,
-    };
-    for message in Reader::new(BufReader::with_capacity(1 << 16, input)) {
-        let message = message?.message;
-        match &message {
-            Message::Record(record) => {
-                *report.records.entry(record.stream.clone()).or_default() += 1;
-                writer.write_record(record)?;
-            }
-            Message::State(state) => {
-                report.last_state = Some(state.value.clone());
-                writer.write(&message)?;
-            }
-            other => writer.write(other)?,
+/// Selects every stream: tables with `updated_at` INCREMENTAL on it, the
+/// rest FULL_TABLE (written in both catalog spellings).
+fn select_all(catalog: &mut Catalog) {
+    let root: [&str; 0] = [];
+    for entry in &mut catalog.streams {
+        entry.metadata.set(&root, "selected", json!(true));
+        let keys = entry.key_properties().unwrap_or_default();
+        let incremental = matches!(
+            entry.stream.as_str(),
+            "public-issues" | "public-merge_requests"
+        );
+        if incremental {
+            entry.set_replication(
+                Some(ReplicationMethod::Incremental),
+                Some("updated_at"),
+                &keys,
+            );
+        } else {
+            entry.set_replication(Some(ReplicationMethod::FullTable), None, &keys);
         }
     }
+}
+
+/// Syncs into `out`, prints records per stream and rows/s, and returns the
+/// final state.
+fn run_sync(connector: &Connector, catalog: &Catalog, state: State, out: &Path) -> Result<State> {
+    let started = Instant::now();
+    let mut writer = Writer::new(BufWriter::with_capacity(
+        1 << 16,
+        std::fs::File::create(out)?,
+    ));
+    let summaries = sync(
+        connector,
+        catalog,
+        state,
+        &SyncOptions::default(),
+        &mut writer,
+    )?;
     writer.flush()?;
-    Ok(report)
+    let seconds = started.elapsed().as_secs_f64();
+    let total: u64 = summaries.iter().map(|s| s.records).sum();
+    for summary in &summaries {
+        println!(
+            "   {:<24} {:>8} records  ({})",
+            summary.tap_stream_id, summary.records, summary.method
+        );
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a rate for display")]
+    let rate = total as f64 / seconds;
+    println!(
+        "   {total} records in {seconds:.2} s ({rate:.0} records/s) -> {}",
+        out.display()
+    );
+    // Read the output back: it is valid Singer, and its last STATE is the
+    // state to resume from.
+    let mut last_state = None;
+    let mut per_stream: BTreeMap<String, u64> = BTreeMap::new();
+    for message in Reader::new(BufReader::new(std::fs::File::open(out)?)) {
+        match message?.message {
+            Message::Record(r) => *per_stream.entry(r.stream).or_default() += 1,
+            Message::State(s) => last_state = Some(s.value),
+            _ => {}
+        }
+    }
+    if per_stream.values().sum::<u64>() != total {
+        return Err("the output does not hold the records the sync reported".into());
+    }
+    Ok(State::from_value(
+        last_state.ok_or("no STATE in the output")?,
+    )?)
 }
