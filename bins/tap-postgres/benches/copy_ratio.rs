@@ -9,6 +9,11 @@
 //! `/usr/bin/time`). The same is done at 10,000 rows to show that memory does
 //! not grow with the table. Goal: ratio ≤ 1.5, peak RSS ≤ 50 MB and flat.
 //!
+//! Manifest mode (issue #5) is timed on the same table in the same runs: a
+//! manifest whose `import_query` selects the same columns, loaded with
+//! `--load-type full` (key ranges of 5,000,000 ids, `_uploaded_at` on every
+//! record). Goal: within 10% of catalog-mode FULL_TABLE.
+//!
 //! Run: `cargo bench -p tap-postgres --bench copy_ratio` (or
 //! `benches/tap-postgres-vs-copy.sh`). `TAP_BENCH_ROWS` overrides the size.
 
@@ -39,22 +44,25 @@ fn main() {
     let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL");
     let dir = std::env::temp_dir().join(format!("tap-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench dir");
-    println!("tap-postgres FULL_TABLE vs COPY (FORMAT binary), {RUNS} runs each, medians");
     println!(
-        "| rows | COPY binary s | tap s | ratio | COPY rows/s | tap rows/s | tap peak RSS MB |"
+        "tap-postgres FULL_TABLE vs COPY (FORMAT binary) vs manifest full load, {RUNS} runs each, medians"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| rows | COPY binary s | tap s | ratio | COPY rows/s | tap rows/s | tap peak RSS MB | manifest s | manifest/catalog |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for size in [SMALL_ROWS, rows] {
         let db = cluster.create_database("bench").expect("database");
         let mut client = cluster.connect(&db).expect("connect");
         load(&mut client, size);
-        let (copy, tap, rss) = measure(cluster, &db, &dir);
+        let (copy, tap, rss, manifest) = measure(cluster, &db, &dir);
         println!(
-            "| {size} | {copy:.3} | {tap:.3} | {:.2} | {:.0} | {:.0} | {:.1} |",
+            "| {size} | {copy:.3} | {tap:.3} | {:.2} | {:.0} | {:.0} | {:.1} | {manifest:.3} | {:.3} |",
             tap / copy,
             size as f64 / copy,
             size as f64 / tap,
-            rss as f64 / 1024.0
+            rss as f64 / 1024.0,
+            manifest / tap
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -90,8 +98,9 @@ fn load(client: &mut postgres::Client, rows: u64) {
         .expect("load");
 }
 
-/// Median COPY seconds, median tap seconds, max tap peak RSS (KiB).
-fn measure(cluster: &singer_testkit::Cluster, db: &str, dir: &Path) -> (f64, f64, u64) {
+/// Median COPY seconds, median tap seconds, max tap peak RSS (KiB), median
+/// manifest full-load seconds.
+fn measure(cluster: &singer_testkit::Cluster, db: &str, dir: &Path) -> (f64, f64, u64, f64) {
     let config = dir.join("config.json");
     std::fs::write(
         &config,
@@ -126,7 +135,18 @@ fn measure(cluster: &singer_testkit::Cluster, db: &str, dir: &Path) -> (f64, f64
     }
     std::fs::write(&catalog, catalog_json.to_string()).expect("catalog file");
 
+    let manifest = dir.join("manifest.yaml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "tables:\n  issues:\n    import_db: GITLAB_DB\n    export_schema: gitlab_com\n    \
+             export_table: issues\n    export_table_primary_key: id\n    \
+             import_query: SELECT {COLUMNS} FROM issues\n"
+        ),
+    )
+    .expect("manifest");
     let psql = cluster.bin_dir().join("psql");
+    let mut manifests = Vec::new();
     let copy_sql =
         format!("COPY (SELECT {COLUMNS} FROM public.issues ORDER BY id) TO STDOUT (FORMAT binary)");
     let mut copies = Vec::new();
@@ -178,8 +198,19 @@ fn measure(cluster: &singer_testkit::Cluster, db: &str, dir: &Path) -> (f64, f64
             .and_then(|l| l.trim().parse().ok())
             .expect("peak RSS from /usr/bin/time");
         rss = rss.max(kib);
+
+        let started = Instant::now();
+        let status = Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
+            .args(["--config", config.to_str().expect("utf-8")])
+            .args(["--manifest", manifest.to_str().expect("utf-8")])
+            .args(["--load-type", "full", "--log-level", "warn"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("tap-postgres --manifest");
+        manifests.push(started.elapsed().as_secs_f64());
+        assert!(status.success(), "manifest load failed");
     }
-    (median(copies), median(taps), rss)
+    (median(copies), median(taps), rss, median(manifests))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -100,6 +100,18 @@ const SETTINGS: &[Setting] = &[
     )
     .default_value("3"),
     Setting::new(
+        "internal_projects_file",
+        SettingKind::String,
+        "Manifest mode: CSV file (project_path,project_id) behind {INTERNAL_PROJECT_IDS}, \
+         {INTERNAL_PROJECT_PATHS} and {INTERNAL_PATHS}.",
+    ),
+    Setting::new(
+        "internal_namespaces_file",
+        SettingKind::String,
+        "Manifest mode: CSV file (namespace_path,namespace_id) behind {INTERNAL_NAMESPACE_IDS}, \
+         {INTERNAL_NAMESPACE_PATHS} and {INTERNAL_PATHS}.",
+    ),
+    Setting::new(
         "special_values",
         SettingKind::Object,
         "Policy for values a target cannot hold as such: {\"temporal_infinity\", \"temporal_out_of_range\": \
@@ -212,6 +224,12 @@ pub struct TapConfig {
     /// Special-value policy (passed to the value codecs).
     #[serde(default)]
     pub special_values: crate::types::ValuePolicy,
+    /// Manifest mode: the internal projects allow list (CSV).
+    #[serde(default)]
+    pub internal_projects_file: Option<PathBuf>,
+    /// Manifest mode: the internal namespaces allow list (CSV).
+    #[serde(default)]
+    pub internal_namespaces_file: Option<PathBuf>,
 }
 
 const fn default_connect_timeout() -> u64 {

@@ -82,6 +82,61 @@ pub enum Error {
     /// A catalog error from the protocol crate.
     #[error(transparent)]
     Catalog(Box<singer_protocol::Error>),
+    /// The manifest (or the connection-info file) is unusable.
+    #[error("manifest{}: {source}", path_suffix(.path.as_deref()))]
+    Manifest {
+        /// The file, when the text came from one.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        #[source]
+        source: crate::manifest::ManifestError,
+    },
+    /// An allow-list file is unusable.
+    #[error("{source}")]
+    AllowList {
+        /// What is wrong.
+        #[source]
+        source: crate::manifest::AllowListError,
+    },
+    /// A manifest table cannot be loaded as asked (a missing column, a key
+    /// that cannot be ranged, an allow list that is not configured).
+    #[error("table {table:?}: {reason}")]
+    Table {
+        /// The table's key in the manifest.
+        table: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An incremental window whose BEGIN is after its END (the execution
+    /// date is before the high-water mark minus the overlap).
+    #[error("table {table:?}: incremental window is empty: BEGIN {begin} is after END {end}")]
+    Window {
+        /// The table's key in the manifest.
+        table: String,
+        /// BEGIN (UTC).
+        begin: String,
+        /// END (UTC).
+        end: String,
+    },
+    /// The freshness gate: the replica's last replayed transaction is older
+    /// than the limit.
+    #[error(
+        "replica is stale: last replayed transaction at {replay} is {age} old, more than the limit of {limit}"
+    )]
+    ReplicaStale {
+        /// `pg_last_xact_replay_timestamp()` (UTC).
+        replay: String,
+        /// How old it is.
+        age: String,
+        /// The limit.
+        limit: String,
+    },
+    /// The source is a standby that has not replayed anything yet, so its
+    /// freshness is unknown.
+    #[error(
+        "replica freshness unknown: the server is a standby and pg_last_xact_replay_timestamp() is NULL (nothing replayed yet)"
+    )]
+    ReplicaNotReplayed,
     /// Writing messages failed (a closed pipe is a `BrokenPipe` here).
     #[error("writing output: {source}")]
     Output {
@@ -114,7 +169,12 @@ impl Error {
     #[must_use]
     pub fn is_usage(&self) -> bool {
         match self {
-            Self::Config { .. } | Self::TlsFile { .. } | Self::Stream { .. } => true,
+            Self::Config { .. }
+            | Self::TlsFile { .. }
+            | Self::Stream { .. }
+            | Self::Manifest { .. }
+            | Self::AllowList { .. }
+            | Self::Table { .. } => true,
             Self::Catalog(e) => e.is_usage(),
             _ => false,
         }
@@ -139,4 +199,8 @@ pub(crate) fn is_transient(error: &postgres::Error) -> bool {
 
 fn stream_prefix(stream: Option<&str>) -> String {
     stream.map_or_else(String::new, |s| format!("stream {s:?}: "))
+}
+
+fn path_suffix(path: Option<&std::path::Path>) -> String {
+    path.map_or_else(String::new, |p| format!(" {}", p.display()))
 }

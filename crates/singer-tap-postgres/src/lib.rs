@@ -5,7 +5,9 @@
 //! [`sync`] streams the selected tables as Singer messages (FULL_TABLE,
 //! resumable and versioned; INCREMENTAL, ordered by the replication key),
 //! rendering every value exactly from PostgreSQL's binary format. The
-//! `tap-postgres` binary is a thin wrapper around these two calls.
+//! [`manifest::sync_manifest`] runs GitLab postgres_pipeline manifests
+//! (manifest mode) through the same row rendering. The `tap-postgres`
+//! binary is a thin wrapper around these calls.
 //!
 //! ```no_run
 //! use singer_protocol::{Catalog, Writer, load_config, ConfigSource};
@@ -28,6 +30,7 @@ mod config;
 mod connect;
 pub mod discovery;
 mod error;
+pub mod manifest;
 mod sync;
 pub mod types;
 

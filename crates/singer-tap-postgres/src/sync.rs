@@ -154,11 +154,26 @@ fn table_ref(entry: &CatalogEntry) -> (String, String) {
 }
 
 /// One selected column.
-struct PlanColumn {
-    name: String,
+pub(crate) struct PlanColumn {
+    /// The column's name.
+    pub(crate) name: String,
     /// `"name":`, rendered once.
-    key_json: Vec<u8>,
-    codec: Codec,
+    pub(crate) key_json: Vec<u8>,
+    /// How its values render.
+    pub(crate) codec: Codec,
+}
+
+impl PlanColumn {
+    /// A column named `name` rendered by `codec`.
+    pub(crate) fn new(name: &str, codec: Codec) -> Self {
+        let mut key_json = serde_json::to_vec(name).unwrap_or_default();
+        key_json.push(b':');
+        Self {
+            name: name.to_owned(),
+            key_json,
+            codec,
+        }
+    }
 }
 
 /// Everything needed to read one stream.
@@ -229,13 +244,7 @@ impl StreamPlan {
                 || replication_key.as_deref() == Some(column.name.as_str());
             let in_catalog = catalog_properties.is_none_or(|p| p.contains_key(&column.name));
             if automatic || (in_catalog && entry.is_property_selected(&column.name)) {
-                let mut key_json = serde_json::to_vec(&column.name).unwrap_or_default();
-                key_json.push(b':');
-                columns.push(PlanColumn {
-                    name: column.name.clone(),
-                    key_json,
-                    codec: column.codec.clone(),
-                });
+                columns.push(PlanColumn::new(&column.name, column.codec.clone()));
             }
         }
         if let Some(properties) = catalog_properties {
@@ -525,44 +534,18 @@ impl StreamPlan {
         let mut rows = tx
             .query_raw(sql.as_str(), param_refs.iter().copied())
             .map_err(|e| query_error("starting the table read", e))?;
-        let time_extracted =
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
         let key_columns = self.position_columns();
-        let mut record = Vec::with_capacity(1024);
-        let mut key_ranges = vec![0..0; key_columns.len()];
-        // Rows stream in as the server sends them (the socket is the
-        // backpressure), so reading overlaps the server's work, as COPY does.
-        while let Some(row) = rows.next().map_err(|e| query_error("reading rows", e))? {
-            record.clear();
-            record.push(b'{');
-            for (i, column) in self.columns.iter().enumerate() {
-                if i > 0 {
-                    record.push(b',');
-                }
-                record.extend_from_slice(&column.key_json);
-                let raw: Option<RawColumn<'_>> = row
-                    .try_get(i)
-                    .map_err(|e| query_error("decoding a row", e))?;
-                let start = record.len();
-                column
-                    .codec
-                    .encode(raw.map(|r| r.0), &mut record, stats)
-                    .map_err(|source| Error::Encode {
-                        stream: self.tap_stream_id.clone(),
-                        column: column.name.clone(),
-                        source,
-                    })?;
-                if let Some(k) = key_columns.iter().position(|&kc| kc == i)
-                    && let Some(range) = key_ranges.get_mut(k)
-                {
-                    *range = start..record.len();
-                }
-            }
-            record.push(b'}');
-            out.write_record_raw(&self.stream, &record, version, Some(&time_extracted))
-                .map_err(|source| Error::Output { source })?;
+        let layout = RecordLayout {
+            tap_stream_id: &self.tap_stream_id,
+            stream: &self.stream,
+            columns: &self.columns,
+            key_columns: &key_columns,
+            suffix: b"",
+            version,
+        };
+        stream_records(&mut rows, &layout, stats, out, |record, key_ranges, out| {
             position.last_key.resize_with(key_ranges.len(), Vec::new);
-            for (last, range) in position.last_key.iter_mut().zip(&key_ranges) {
+            for (last, range) in position.last_key.iter_mut().zip(key_ranges) {
                 last.clear();
                 last.extend_from_slice(record.get(range.clone()).unwrap_or_default());
             }
@@ -573,7 +556,8 @@ impl StreamPlan {
                 write_state(out, state)?;
                 position.since_state = 0;
             }
-        }
+            Ok(())
+        })?;
         drop(rows);
         tx.commit()
             .map_err(|e| query_error("ending the read-only transaction", e))?;
@@ -619,11 +603,92 @@ impl StreamPlan {
     }
 }
 
+/// How the rows of one read become RECORD lines.
+pub(crate) struct RecordLayout<'a> {
+    /// The stream named in errors.
+    pub(crate) tap_stream_id: &'a str,
+    /// The stream named in the RECORD messages.
+    pub(crate) stream: &'a str,
+    /// The result columns, in order.
+    pub(crate) columns: &'a [PlanColumn],
+    /// Indices into `columns` whose rendered values `after_row` receives.
+    pub(crate) key_columns: &'a [usize],
+    /// JSON members appended after the columns (`,"_uploaded_at":…`), or empty.
+    pub(crate) suffix: &'a [u8],
+    /// The table version the records carry.
+    pub(crate) version: Option<u64>,
+}
+
+/// Streams `rows` as RECORD messages, rendering each row straight into its
+/// line through the columns' codecs (the one row loop of both modes). After
+/// each record is written, `after_row` gets the record's JSON and the byte
+/// ranges in it of the `key_columns` values, in order.
+pub(crate) fn stream_records<W, F>(
+    rows: &mut postgres::RowIter<'_>,
+    layout: &RecordLayout<'_>,
+    stats: &mut EncodeStats,
+    out: &mut Writer<W>,
+    mut after_row: F,
+) -> Result<()>
+where
+    W: Write,
+    F: FnMut(&[u8], &[std::ops::Range<usize>], &mut Writer<W>) -> Result<()>,
+{
+    let query_error = |action, source| Error::Query {
+        stream: Some(layout.tap_stream_id.to_owned()),
+        action,
+        source,
+    };
+    let time_extracted = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+    let mut record = Vec::with_capacity(1024);
+    let mut key_ranges = vec![0..0; layout.key_columns.len()];
+    // Rows stream in as the server sends them (the socket is the
+    // backpressure), so reading overlaps the server's work, as COPY does.
+    while let Some(row) = rows.next().map_err(|e| query_error("reading rows", e))? {
+        record.clear();
+        record.push(b'{');
+        for (i, column) in layout.columns.iter().enumerate() {
+            if i > 0 {
+                record.push(b',');
+            }
+            record.extend_from_slice(&column.key_json);
+            let raw: Option<RawColumn<'_>> = row
+                .try_get(i)
+                .map_err(|e| query_error("decoding a row", e))?;
+            let start = record.len();
+            column
+                .codec
+                .encode(raw.map(|r| r.0), &mut record, stats)
+                .map_err(|source| Error::Encode {
+                    stream: layout.tap_stream_id.to_owned(),
+                    column: column.name.clone(),
+                    source,
+                })?;
+            if let Some(k) = layout.key_columns.iter().position(|&kc| kc == i)
+                && let Some(range) = key_ranges.get_mut(k)
+            {
+                *range = start..record.len();
+            }
+        }
+        record.extend_from_slice(layout.suffix);
+        record.push(b'}');
+        out.write_record_raw(
+            layout.stream,
+            &record,
+            layout.version,
+            Some(&time_extracted),
+        )
+        .map_err(|source| Error::Output { source })?;
+        after_row(&record, &key_ranges, out)?;
+    }
+    Ok(())
+}
+
 /// The bookmark key of the last primary key emitted by an unfinished
 /// FULL_TABLE sync (pipelinewise's name).
 const LAST_PK_FETCHED: &str = "last_pk_fetched";
 
-fn reconnect(connector: &Connector, stream: &str) -> Result<Client> {
+pub(crate) fn reconnect(connector: &Connector, stream: &str) -> Result<Client> {
     connector.connect().map_err(|error| {
         warn!(stream = %stream, error = %error, "Reconnect failed.");
         error
@@ -632,7 +697,7 @@ fn reconnect(connector: &Connector, stream: &str) -> Result<Client> {
 
 /// A new table version: milliseconds since the epoch (what pipelinewise and
 /// the SDK use).
-fn new_version() -> u64 {
+pub(crate) fn new_version() -> u64 {
     u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default()
 }
 
@@ -651,12 +716,12 @@ pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn write_message<W: Write>(out: &mut Writer<W>, message: &Message) -> Result<()> {
+pub(crate) fn write_message<W: Write>(out: &mut Writer<W>, message: &Message) -> Result<()> {
     out.write(message)
         .map_err(|source| Error::Output { source })
 }
 
-fn write_state<W: Write>(out: &mut Writer<W>, state: &State) -> Result<()> {
+pub(crate) fn write_state<W: Write>(out: &mut Writer<W>, state: &State) -> Result<()> {
     write_message(
         out,
         &Message::State(StateMessage {

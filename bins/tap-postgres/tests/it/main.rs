@@ -205,3 +205,160 @@ fn discover_then_sync_through_files_like_meltano() {
     assert_eq!(ids, [2, 3], "the boundary row again (>=), then the new one");
     assert!(dir.path().exists());
 }
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+#[test]
+fn manifest_mode_through_the_binary_with_upstream_environment() {
+    let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
+    let db = cluster.create_database("binmf").expect("database");
+    let seed = std::fs::read_to_string(fixtures().join("postgres/gitlab.sql")).expect("seed");
+    cluster
+        .connect(&db)
+        .expect("connect")
+        .batch_execute(&seed.replace(":issues", "300"))
+        .expect("seeded");
+    let manifest = fixtures().join("manifests/gitlab_com_db_manifest.yaml");
+    let connection_info = fixtures().join("manifests/connection_info.yaml");
+    let projects = fixtures().join("manifests/internal_gitlab_projects.csv");
+    let dir = Dir::new("manifest");
+    let config = dir.write("config.json", &json!({"sslmode": "disable"}));
+    let port = cluster.port().to_string();
+    let tap_env = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("GITLAB_COM_DB_NAME", &db)
+            .env("GITLAB_COM_DB_HOST", cluster.host())
+            .env("GITLAB_COM_DB_PASS", "unused")
+            .env("GITLAB_COM_PG_PORT", &port)
+            .env("GITLAB_COM_DB_USER", cluster.user())
+            .env("EXECUTION_DATE", "2024-06-01T02:00:00+00:00")
+            .env("HOURS", "1")
+            .env("TASK_INSTANCE", "task-42")
+            .output()
+            .expect("run tap-postgres")
+    };
+    let manifest = manifest.to_str().expect("UTF-8");
+    // Unknown --table: exit 2, the valid keys listed, nothing on stdout.
+    let output = tap_env(&[
+        "--manifest",
+        manifest,
+        "--load-type",
+        "incremental",
+        "--table",
+        "isues",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "unknown table \\\"isues\\\"; the manifest's tables are: issues, issues_internal_only,"
+        ),
+        "{stderr}"
+    );
+    // A bad --load-type is a usage error too.
+    let output = tap_env(&["--manifest", manifest, "--load-type", "sometimes"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    // The manifest's connection_info (environment variable names), EXECUTION_DATE, HOURS, TASK_INSTANCE.
+    let output = tap_env(&[
+        "--manifest",
+        manifest,
+        "--config",
+        &config,
+        "--load-type",
+        "incremental",
+        "--table",
+        "issues",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = stdout_lines(&output);
+    let records: Vec<&Value> = lines.iter().filter(|l| l["type"] == "RECORD").collect();
+    // Issue i updated at 2024-06-01 00:00 + i min; window 01:00..02:00.
+    assert_eq!(records.len(), 61);
+    assert_eq!(records[0]["stream"], "GITLAB_DB_ISSUES");
+    assert_eq!(records[0]["record"]["id"], 60);
+    assert_eq!(records[0]["record"]["_task_instance"], "task-42");
+    let state = lines
+        .iter()
+        .rev()
+        .find(|l| l["type"] == "STATE")
+        .expect("STATE");
+    assert_eq!(
+        state["value"]["bookmarks"]["GITLAB_DB_ISSUES"]["high_water_mark"],
+        "2024-06-01T02:00:00.000000+00:00"
+    );
+    let state_file = dir.write("state.json", &state["value"]);
+
+    // The connection-info file, --execution-date over EXECUTION_DATE, --state, allow lists.
+    let output = tap_env(&[
+        "--manifest",
+        manifest,
+        "--connection-info",
+        connection_info.to_str().expect("UTF-8"),
+        "--database-type",
+        "main",
+        "--config",
+        &config,
+        "--load-type",
+        "incremental",
+        "--table",
+        "issues",
+        "--table",
+        "issues_internal_only",
+        "--state",
+        &state_file,
+        "--execution-date",
+        "2024-06-01 03:00:00",
+        "--internal-projects",
+        projects.to_str().expect("UTF-8"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = stdout_lines(&output);
+    let ids = |stream: &str| -> Vec<i64> {
+        lines
+            .iter()
+            .filter(|l| l["type"] == "RECORD" && l["stream"] == stream)
+            .map(|l| l["record"]["id"].as_i64().expect("id"))
+            .collect()
+    };
+    // BEGIN = 02:00 - 30 min; END = min(03:00, BEGIN + HOURS) = 02:30.
+    assert_eq!(ids("GITLAB_DB_ISSUES"), (90..=150).collect::<Vec<_>>());
+    // No state for the twin: END - HOURS; project_id = 1 + i % 3 in (1, 3).
+    let internal = ids("GITLAB_DB_ISSUES_INTERNAL_ONLY");
+    assert_eq!(
+        internal,
+        (120..=180).filter(|i| i % 3 != 1).collect::<Vec<_>>()
+    );
+    // A database type without a block: exit 2, listing the blocks.
+    let output = tap_env(&[
+        "--manifest",
+        manifest,
+        "--connection-info",
+        connection_info.to_str().expect("UTF-8"),
+        "--database-type",
+        "ops",
+        "--load-type",
+        "full",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("postgres_source_connection_main, postgres_source_connection_ci")
+    );
+
+    let help = tap(&["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--manifest FILE"));
+}

@@ -9,6 +9,7 @@
 )]
 
 mod discovery;
+mod manifest;
 mod sync;
 mod tls;
 mod types;

@@ -1,0 +1,55 @@
+//! Manifest mode: GitLab postgres_pipeline manifests, unchanged.
+//!
+//! A manifest lists tables with an `import_query` template, the target
+//! name's parts, a primary key and options (see [`TableSpec`]).
+//! [`Manifest::parse`] reads it (unknown keys are warnings; a missing or
+//! mistyped key is an error naming the table and the key), [`template`]
+//! fills the known tokens without rewriting the SQL, and [`sync_manifest`]
+//! loads the tables as ordinary Singer messages:
+//!
+//! * **incremental** (the query has `{BEGIN_TIMESTAMP}` or
+//!   `{EXECUTION_DATE}`): the window from the stored high-water mark minus
+//!   the overlap to the execution date (at most `HOURS` long, capped at the
+//!   replica's replay time on request); the new mark is stored at the end of
+//!   the table;
+//! * **full (SCD)**: a complete copy every run in primary-key ranges
+//!   `[a, a+step-1]`, resumable from the last finished range;
+//! * **load-by-id** (`incremental_type: load_by_id`): keys after the
+//!   highest one already extracted;
+//! * **backfill**: tables new to the state or whose query selects new
+//!   columns are reloaded by key ranges as a new table version, ending in
+//!   ACTIVATE_VERSION.
+//!
+//! Every record carries `_uploaded_at` (epoch seconds, one value per run)
+//! and, with `advanced_metadata`, `_task_instance`.
+//!
+//! ```
+//! use singer_tap_postgres::manifest::{Manifest, TableKind};
+//!
+//! let manifest = Manifest::parse(
+//!     "tables:\n  issues:\n    import_db: GITLAB_DB\n    export_table: issues\n    \
+//!      export_table_primary_key: id\n    import_query: >-\n      SELECT id FROM issues\n      \
+//!      WHERE updated_at BETWEEN '{BEGIN_TIMESTAMP}' AND '{END_TIMESTAMP}'\n",
+//! )?;
+//! let issues = manifest.table_by_key("issues")?;
+//! assert_eq!(issues.kind(), TableKind::Incremental);
+//! assert_eq!(issues.upstream_name(), "GITLAB_DB_ISSUES");
+//! # Ok::<(), singer_tap_postgres::manifest::ManifestError>(())
+//! ```
+
+mod allowlist;
+mod load;
+mod parse;
+pub mod template;
+
+pub use allowlist::{AllowList, AllowListError, AllowLists};
+pub use chrono::TimeDelta;
+pub use load::{
+    COLUMNS, HIGH_WATER_MARK, IN_PROGRESS, LAST_FINISHED_RANGE, LoadType, MAX_ID, ManifestOptions,
+    RUN_UPLOADED_AT, ReplicaStatus, StreamNaming, TASK_INSTANCE, TableAction, TableSummary,
+    UPLOADED_AT, Window, check_replica, incremental_window, parse_timestamp, sync_manifest,
+};
+pub use parse::{
+    ConnectionInfo, IncrementalType, Manifest, ManifestError, ResolvedConnection, TableKind,
+    TableSpec, connection_info_for,
+};

@@ -1,0 +1,697 @@
+//! Manifest mode against the real throwaway PostgreSQL, with the fixture
+//! manifest `fixtures/manifests/gitlab_com_db_manifest.yaml` over the tables
+//! of `fixtures/postgres/gitlab.sql`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+use singer_protocol::{Message, Reader, Writer};
+use singer_state::State;
+use singer_tap_postgres::manifest::{
+    AllowList, AllowLists, LoadType, Manifest, ManifestOptions, parse_timestamp, sync_manifest,
+};
+use singer_tap_postgres::{Connector, Error, TapConfig};
+
+const ISSUES: u32 = 2000;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+fn manifest_text() -> String {
+    std::fs::read_to_string(fixtures().join("manifests/gitlab_com_db_manifest.yaml"))
+        .expect("fixture manifest")
+}
+
+fn manifest() -> Manifest {
+    Manifest::parse(&manifest_text()).expect("the fixture manifest parses")
+}
+
+/// A fresh database seeded from gitlab.sql, and a connector to it.
+struct Db {
+    connector: Connector,
+    client: postgres::Client,
+}
+
+fn db(prefix: &str) -> Db {
+    let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
+    let name = cluster.create_database(prefix).expect("database");
+    let mut client = cluster.connect(&name).expect("connect");
+    let seed = std::fs::read_to_string(fixtures().join("postgres/gitlab.sql")).expect("seed");
+    client
+        .batch_execute(&seed.replace(":issues", &ISSUES.to_string()))
+        .expect("seeded");
+    let config: TapConfig = serde_json::from_value(json!({
+        "host": cluster.host(), "port": cluster.port(), "user": cluster.user(),
+        "dbname": name, "sslmode": "disable",
+    }))
+    .expect("config");
+    Db {
+        connector: Connector::new(&config).expect("connector"),
+        client,
+    }
+}
+
+fn t(text: &str) -> chrono::DateTime<chrono::Utc> {
+    parse_timestamp(text).expect("timestamp")
+}
+
+fn options(load_type: LoadType, tables: &[&str], execution_date: &str) -> ManifestOptions {
+    let mut options = ManifestOptions::default();
+    options.load_type = load_type;
+    options.tables = tables.iter().map(|&t| t.to_owned()).collect();
+    options.execution_date = t(execution_date);
+    options.task_instance = Some("el_gitlab_com_db-run".to_owned());
+    options
+}
+
+fn run(db: &Db, manifest: &Manifest, state: State, options: &ManifestOptions) -> Vec<Message> {
+    let mut out = Writer::new(Vec::new());
+    sync_manifest(&db.connector, manifest, state, options, &mut out).expect("manifest sync");
+    decode(&out.into_inner())
+}
+
+fn decode(bytes: &[u8]) -> Vec<Message> {
+    Reader::new(bytes)
+        .map(|m| m.expect("valid Singer output").message)
+        .collect()
+}
+
+fn records(messages: &[Message], stream: &str) -> Vec<Map<String, Value>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::Record(r) if r.stream == stream => Some(r.to_map().expect("object")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ids(rows: &[Map<String, Value>]) -> Vec<i64> {
+    rows.iter()
+        .map(|r| r["id"].as_i64().expect("integer id"))
+        .collect()
+}
+
+fn last_state(messages: &[Message]) -> Value {
+    messages
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            Message::State(s) => Some(s.value.clone()),
+            _ => None,
+        })
+        .expect("a STATE")
+}
+
+/// Every RECORD validates against its stream's SCHEMA (singer-schema).
+fn assert_records_match_schema(messages: &[Message]) {
+    let mut validators = std::collections::HashMap::new();
+    for (line, message) in messages.iter().enumerate() {
+        match message {
+            Message::Schema(s) => {
+                let validator = singer_schema::Validator::new(
+                    &s.stream,
+                    &s.schema,
+                    &singer_schema::ValidationConfig::default(),
+                )
+                .expect("the emitted schema compiles");
+                validators.insert(s.stream.clone(), validator);
+            }
+            Message::Record(r) => {
+                let validator = validators.get(&r.stream).expect("SCHEMA before RECORD");
+                let record = Value::Object(r.to_map().expect("object"));
+                let line = u64::try_from(line).expect("small") + 1;
+                if let Err(error) = validator.validate(&record, line) {
+                    panic!("{} record fails its schema: {error}\n{record}", r.stream);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn uploaded_at(rows: &[Map<String, Value>]) -> Vec<String> {
+    let mut stamps: Vec<String> = rows.iter().map(|r| r["_uploaded_at"].to_string()).collect();
+    stamps.dedup();
+    stamps
+}
+
+#[test]
+fn incremental_over_three_runs_with_moving_execution_dates() {
+    let mut db = db("mf_incr");
+    let manifest = manifest();
+    let stream = "GITLAB_DB_ISSUES";
+    // Issue i was updated at 2024-06-01 00:00 + i minutes.
+    let first = run(
+        &db,
+        &manifest,
+        State::new(),
+        &options(LoadType::Incremental, &["issues"], "2024-06-01T12:00:00Z"),
+    );
+    assert_records_match_schema(&first);
+    let schema = first
+        .iter()
+        .find_map(|m| match m {
+            Message::Schema(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("SCHEMA");
+    assert_eq!(schema.stream, stream);
+    assert_eq!(schema.key_properties, ["id"]);
+    let rows = records(&first, stream);
+    // No state: BEGIN = END - 96 h; BETWEEN is inclusive (720 is at 12:00).
+    assert_eq!(ids(&rows), (1..=720).collect::<Vec<_>>());
+    assert_eq!(uploaded_at(&rows).len(), 1, "one _uploaded_at per run");
+    assert!(
+        rows.iter()
+            .all(|r| r["_task_instance"] == "el_gitlab_com_db-run")
+    );
+    assert!(
+        rows.iter().all(|r| r["title"].is_null()),
+        "sensitive columns stay NULL"
+    );
+    assert_eq!(rows[2]["weight"], "1.000000", "numeric keeps its scale");
+    let state = last_state(&first);
+    assert_eq!(
+        state["bookmarks"][stream]["high_water_mark"],
+        "2024-06-01T12:00:00.000000+00:00"
+    );
+    // The high-water mark appears only in the last STATE of the table.
+    let marks = first
+        .iter()
+        .filter(|m| matches!(m, Message::State(s) if s.value["bookmarks"][stream].get("high_water_mark").is_some()))
+        .count();
+    assert_eq!(
+        marks, 2,
+        "the table's final STATE and the run's final STATE"
+    );
+
+    // A row committed late with a timestamp inside the overlap, and a change.
+    db.client
+        .batch_execute(
+            "UPDATE issues SET updated_at = '2024-06-01 11:50:00+00', iid = -5 WHERE id = 5;
+             UPDATE issues SET iid = -900 WHERE id = 900;",
+        )
+        .expect("changes");
+    let second = run(
+        &db,
+        &manifest,
+        State::from_value(state).expect("state"),
+        &options(LoadType::Incremental, &["issues"], "2024-06-02T00:00:00Z"),
+    );
+    let rows = records(&second, stream);
+    let got = ids(&rows);
+    // BEGIN = 12:00 - 30 min: the overlap (690..=720) reappears, with the late row 5.
+    let mut expected: Vec<i64> = vec![5];
+    expected.extend(690..=1440);
+    assert_eq!(got, expected);
+    assert_eq!(rows[0]["iid"], -5);
+    let state = last_state(&second);
+
+    let third = run(
+        &db,
+        &manifest,
+        State::from_value(state).expect("state"),
+        &options(LoadType::Incremental, &["issues"], "2024-06-03T00:00:00Z"),
+    );
+    let got3 = ids(&records(&third, stream));
+    assert_eq!(got3, (1410..=2000).collect::<Vec<_>>());
+    // Nothing inside the windows was missed.
+    let mut all: Vec<i64> = ids(&records(&first, stream));
+    all.extend(got);
+    all.extend(got3);
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all, (1..=2000).collect::<Vec<_>>());
+    let state = last_state(&third);
+    assert_eq!(
+        state["bookmarks"][stream]["high_water_mark"],
+        "2024-06-03T00:00:00.000000+00:00"
+    );
+
+    // An execution date before the mark minus the overlap is an error.
+    let mut out = Writer::new(Vec::new());
+    let error = sync_manifest(
+        &db.connector,
+        &manifest,
+        State::from_value(state).expect("state"),
+        &options(LoadType::Incremental, &["issues"], "2024-06-01T00:00:00Z"),
+        &mut out,
+    )
+    .expect_err("BEGIN after END");
+    assert_eq!(
+        error.to_string(),
+        "table \"issues\": incremental window is empty: BEGIN 2024-06-02T23:30:00.000000+00:00 is after END 2024-06-01T00:00:00.000000+00:00"
+    );
+}
+
+#[test]
+fn older_execution_date_form_and_the_freshness_gate_on_a_primary() {
+    let db = db("mf_exec");
+    let manifest = manifest();
+    // merge request i was updated at 2024-07-01 00:00 + i minutes (i ≤ 200).
+    let mut opts = options(
+        LoadType::Incremental,
+        &["merge_requests"],
+        "2024-07-01T02:00:00Z",
+    );
+    opts.window = chrono::TimeDelta::hours(1);
+    // On a primary, pg_last_xact_replay_timestamp() is NULL: the gate passes
+    // and END is not capped.
+    opts.max_replica_lag = Some(chrono::TimeDelta::hours(12));
+    opts.cap_end_at_replay = true;
+    let messages = run(&db, &manifest, State::new(), &opts);
+    assert_records_match_schema(&messages);
+    let rows = records(&messages, "GITLAB_DB_MERGE_REQUESTS");
+    // '{EXECUTION_DATE}' - interval '{HOURS} hours' .. '{EXECUTION_DATE}': 01:00..02:00.
+    assert_eq!(ids(&rows), (60..=120).collect::<Vec<_>>());
+    assert!(
+        rows[0].get("_task_instance").is_none(),
+        "no advanced_metadata"
+    );
+}
+
+/// A writer that fails once `after` records went by (an interrupted run).
+struct FailAfter {
+    bytes: Vec<u8>,
+    records: usize,
+    after: usize,
+}
+
+impl Write for FailAfter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.starts_with(b"{\"type\":\"RECORD\"") {
+            if self.records == self.after {
+                return Err(std::io::Error::other("interrupted"));
+            }
+            self.records += 1;
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn run_interrupted(
+    db: &Db,
+    manifest: &Manifest,
+    state: State,
+    options: &ManifestOptions,
+    after: usize,
+) -> Vec<Message> {
+    let mut out = Writer::new(FailAfter {
+        bytes: Vec::new(),
+        records: 0,
+        after,
+    });
+    let error =
+        sync_manifest(&db.connector, manifest, state, options, &mut out).expect_err("interrupted");
+    assert!(error.to_string().contains("interrupted"), "{error}");
+    let inner = out.into_inner();
+    decode(&inner.bytes)
+}
+
+#[test]
+fn full_scd_copies_are_stamped_and_resume_from_the_last_finished_range() {
+    let db = db("mf_full");
+    let manifest = manifest();
+    let stream = "GITLAB_DB_PROJECTS";
+    let mut opts = options(
+        LoadType::Full,
+        &["projects", "users"],
+        "2024-06-01T00:00:00Z",
+    );
+    opts.step = 1;
+    opts.uploaded_at = t("2024-06-01T00:00:00.5Z");
+    let first = run(&db, &manifest, State::new(), &opts);
+    assert_records_match_schema(&first);
+    let rows = records(&first, stream);
+    assert_eq!(ids(&rows), [1, 2, 3]);
+    assert_eq!(uploaded_at(&rows), ["1717200000.500000"]);
+    assert!(rows.iter().all(|r| r["name"].is_null()));
+    assert_eq!(
+        rows[0]["storage_size"],
+        "12345678901234567890123456789012345678"
+    );
+    assert_eq!(ids(&records(&first, "GITLAB_DB_USERS")), [1, 2, 3, 4]);
+    assert!(
+        first
+            .iter()
+            .all(|m| !matches!(m, Message::ActivateVersion(_))),
+        "SCD appends: no ACTIVATE_VERSION"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|m| !matches!(m, Message::Record(r) if r.version.is_some()))
+    );
+    let state = last_state(&first);
+    assert_eq!(state["bookmarks"][stream]["columns"][0], "id");
+    assert!(state["bookmarks"][stream].get("in_progress").is_none());
+
+    // Interrupted after the first range of `users` (the manifest's order:
+    // users, then projects): the last STATE names it.
+    let users = "GITLAB_DB_USERS";
+    opts.uploaded_at = t("2024-06-02T00:00:00Z");
+    let partial = run_interrupted(&db, &manifest, State::new(), &opts, 1);
+    let state = last_state(&partial);
+    assert_eq!(
+        state["bookmarks"][users]["last_finished_range"],
+        json!([1, 1])
+    );
+    assert_eq!(state["bookmarks"][users]["in_progress"], "full");
+    assert_eq!(state["currently_syncing"], users);
+    // Resumed (a later run, another clock): the rest, under the same stamp.
+    opts.uploaded_at = t("2024-06-03T00:00:00Z");
+    let resumed = run(
+        &db,
+        &manifest,
+        State::from_value(state).expect("state"),
+        &opts,
+    );
+    let rows = records(&resumed, users);
+    assert_eq!(ids(&rows), [2, 3, 4]);
+    assert_eq!(uploaded_at(&rows), ["1717286400.000000"]);
+    // Projects, not started before, get this run's stamp.
+    assert_eq!(
+        uploaded_at(&records(&resumed, stream)),
+        ["1717372800.000000"]
+    );
+    let state = last_state(&resumed);
+    assert!(
+        state["bookmarks"][users]
+            .get("last_finished_range")
+            .is_none()
+    );
+    assert!(state["bookmarks"][users].get("in_progress").is_none());
+}
+
+#[test]
+fn load_by_id_continues_after_new_inserts() {
+    let mut db = db("mf_byid");
+    let manifest = manifest();
+    let stream = "GITLAB_DB_MERGE_REQUEST_IDS";
+    let mut opts = options(LoadType::LoadById, &[], "2024-06-01T00:00:00Z");
+    opts.step = 50;
+    let first = run(&db, &manifest, State::new(), &opts);
+    assert_records_match_schema(&first);
+    assert_eq!(ids(&records(&first, stream)), (1..=200).collect::<Vec<_>>());
+    assert!(
+        records(&first, "GITLAB_DB_ISSUES").is_empty(),
+        "only load_by_id tables"
+    );
+    let state = last_state(&first);
+    assert_eq!(state["bookmarks"][stream]["max_id"], 200);
+
+    db.client
+        .batch_execute(
+            "INSERT INTO merge_requests (id, target_project_id, iid, title, source_branch, target_branch, created_at, updated_at)
+             SELECT i, 1, i, 'new', 'b', 'main', now(), now() FROM generate_series(201, 205) i;
+             INSERT INTO merge_requests (id, target_project_id, iid, title, source_branch, target_branch, created_at, updated_at)
+             VALUES (900000000, 1, 1, 'far', 'b', 'main', now(), now());",
+        )
+        .expect("inserts");
+    let second = run(
+        &db,
+        &manifest,
+        State::from_value(state).expect("state"),
+        &opts,
+    );
+    // Continues after 200; an empty range jumps to the next existing id.
+    assert_eq!(
+        ids(&records(&second, stream)),
+        [201, 202, 203, 204, 205, 900_000_000]
+    );
+    assert_eq!(
+        last_state(&second)["bookmarks"][stream]["max_id"],
+        900_000_000
+    );
+    // Load-by-id tables also run with --load-type incremental.
+    let third = run(
+        &db,
+        &manifest,
+        State::from_value(last_state(&second)).expect("state"),
+        &options(
+            LoadType::Incremental,
+            &["merge_request_ids"],
+            "2024-06-01T00:00:00Z",
+        ),
+    );
+    assert!(records(&third, stream).is_empty());
+}
+
+#[test]
+fn backfill_after_a_new_column_is_interrupted_resumed_and_activated() {
+    let db = db("mf_backfill");
+    let stream = "GITLAB_DB_ISSUES_INTERNAL_ONLY";
+    let mut opts = options(
+        LoadType::Backfill,
+        &["issues_internal_only"],
+        "2024-06-03T00:00:00Z",
+    );
+    opts.step = 500;
+    opts.allow_lists.projects = Some(AllowList {
+        paths: vec![],
+        ids: vec![1, 2, 3],
+    });
+    // New to the state: a complete reload as a new version.
+    let manifest_v1 = manifest();
+    let first = run(&db, &manifest_v1, State::new(), &opts);
+    assert_records_match_schema(&first);
+    let rows = records(&first, stream);
+    assert_eq!(ids(&rows), (1..=2000).collect::<Vec<_>>());
+    let version_of = |messages: &[Message]| {
+        messages
+            .iter()
+            .find_map(|m| match m {
+                Message::ActivateVersion(a) => Some(a.version),
+                _ => None,
+            })
+            .expect("ACTIVATE_VERSION")
+    };
+    let v1 = version_of(&first);
+    assert!(matches!(
+        first.iter().rev().find(|m| !matches!(m, Message::State(_))),
+        Some(Message::ActivateVersion(_))
+    ));
+    let state = last_state(&first);
+    assert_eq!(
+        state["bookmarks"][stream]["columns"],
+        json!(["id", "project_id", "title", "description", "updated_at"])
+    );
+    // The incremental continues from the backfill's END.
+    assert_eq!(
+        state["bookmarks"][stream]["high_water_mark"],
+        "2024-06-03T00:00:00.000000+00:00"
+    );
+
+    // Nothing changed: no backfill.
+    let again = run(
+        &db,
+        &manifest_v1,
+        State::from_value(state.clone()).expect("state"),
+        &opts,
+    );
+    assert!(records(&again, stream).is_empty());
+
+    // The query now selects `state` too: a backfill, interrupted at 1,200 rows.
+    let text = manifest_text().replace(
+        "        , title\n        , description\n        , updated_at",
+        "        , title\n        , description\n        , state\n        , updated_at",
+    );
+    let manifest_v2 = Manifest::parse(&text).expect("changed manifest");
+    let partial = run_interrupted(
+        &db,
+        &manifest_v2,
+        State::from_value(state).expect("state"),
+        &opts,
+        1200,
+    );
+    assert_eq!(
+        ids(&records(&partial, stream)),
+        (1..=1200).collect::<Vec<_>>()
+    );
+    let state = last_state(&partial);
+    assert_eq!(
+        state["bookmarks"][stream]["last_finished_range"],
+        json!([501, 1000])
+    );
+    assert_eq!(state["bookmarks"][stream]["in_progress"], "backfill");
+    let v2 = state["bookmarks"][stream]["version"]
+        .as_u64()
+        .expect("version");
+    assert_ne!(v2, v1);
+    // Resumed: from the last finished range, under the same version.
+    let resumed = run(
+        &db,
+        &manifest_v2,
+        State::from_value(state).expect("state"),
+        &opts,
+    );
+    let rows = records(&resumed, stream);
+    assert_eq!(ids(&rows), (1001..=2000).collect::<Vec<_>>());
+    assert!(rows.iter().all(|r| r.contains_key("state")));
+    assert!(
+        resumed
+            .iter()
+            .all(|m| !matches!(m, Message::Record(r) if r.version != Some(v2)))
+    );
+    assert_eq!(version_of(&resumed), v2);
+    let state = last_state(&resumed);
+    assert!(state["bookmarks"][stream].get("in_progress").is_none());
+    assert_eq!(state["bookmarks"][stream]["columns"][4], "state");
+    // A removed column is no reason to reload.
+    let removed = run(
+        &db,
+        &manifest_v1,
+        State::from_value(state).expect("state"),
+        &opts,
+    );
+    assert!(records(&removed, stream).is_empty());
+}
+
+#[test]
+fn allow_lists_with_zero_one_and_many_entries() {
+    let db = db("mf_allow");
+    let manifest = manifest();
+    let dir = std::env::temp_dir().join(format!("mf-allow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let empty = dir.join("empty.csv");
+    std::fs::write(&empty, "project_path,project_id\n").expect("write");
+    let one = dir.join("one.csv");
+    std::fs::write(&one, "project_path,project_id\ngitlab,1\n").expect("write");
+    let many = fixtures().join("manifests/internal_gitlab_projects.csv");
+    for (file, expected) in [(&empty, vec![]), (&one, vec![1]), (&many, vec![1, 3])] {
+        let mut opts = options(
+            LoadType::Full,
+            &["projects_internal_only", "projects_internal_paths"],
+            "2024-06-01T00:00:00Z",
+        );
+        opts.allow_lists = AllowLists::load(Some(file), None).expect("allow list");
+        let messages = run(&db, &manifest, State::new(), &opts);
+        assert_records_match_schema(&messages);
+        assert_eq!(
+            ids(&records(&messages, "GITLAB_DB_PROJECTS_INTERNAL_ONLY")),
+            expected,
+            "ids from {}",
+            file.display()
+        );
+        assert_eq!(
+            ids(&records(&messages, "GITLAB_DB_PROJECTS_INTERNAL_PATHS")),
+            expected,
+            "paths from {}",
+            file.display()
+        );
+    }
+    // The real names only for allow-listed rows.
+    let mut opts = options(
+        LoadType::Full,
+        &["projects_internal_paths"],
+        "2024-06-01T00:00:00Z",
+    );
+    opts.allow_lists = AllowLists::load(Some(&many), None).expect("allow list");
+    let rows = records(
+        &run(&db, &manifest, State::new(), &opts),
+        "GITLAB_DB_PROJECTS_INTERNAL_PATHS",
+    );
+    assert_eq!(rows[1]["name"], "Léa's \"quoted\" project");
+    // A token without its file is an error, not an empty list.
+    let opts = options(
+        LoadType::Full,
+        &["projects_internal_only"],
+        "2024-06-01T00:00:00Z",
+    );
+    let mut out = Writer::new(Vec::new());
+    let error = sync_manifest(&db.connector, &manifest, State::new(), &opts, &mut out)
+        .expect_err("no allow list");
+    assert_eq!(
+        error.to_string(),
+        "table \"projects_internal_only\": {INTERNAL_PROJECT_IDS} needs an allow list, and none is configured (internal_projects_file / internal_namespaces_file)"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn doubled_percent_and_a_literal_brace_are_kept_as_sql() {
+    let db = db("mf_literal");
+    let manifest = manifest();
+    let opts = options(
+        LoadType::Full,
+        &["gitlab_named_projects", "bug_issues"],
+        "2024-06-01T00:00:00Z",
+    );
+    let messages = run(&db, &manifest, State::new(), &opts);
+    assert_records_match_schema(&messages);
+    // `LIKE '%Lab%'`, case kept: lower-casing the query would match nothing.
+    assert_eq!(
+        ids(&records(&messages, "GITLAB_DB_GITLAB_NAMED_PROJECTS")),
+        [1, 2]
+    );
+    // `'{bug}'::text[]` untouched: every issue with labels (not i % 10 = 4).
+    let bugs = records(&messages, "GITLAB_DB_BUG_ISSUES");
+    assert_eq!(bugs.len(), 1800);
+    assert_eq!(bugs[0]["labels"], json!(["bug", "p1"]));
+    assert_eq!(
+        bugs[0]["metadata"].to_string(),
+        r#"{"weight":1.50,"severity":"S2"}"#
+    );
+}
+
+#[test]
+fn bad_manifests_fail_with_their_message() {
+    let dir = fixtures().join("manifests/invalid");
+    let mut cases = 0;
+    for entry in std::fs::read_dir(&dir).expect("invalid fixtures") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let expected =
+            std::fs::read_to_string(path.with_extension("expected")).expect("expected message");
+        let source = Manifest::parse(&text).expect_err("invalid manifest");
+        let error = Error::Manifest { path: None, source };
+        assert_eq!(error.to_string(), expected, "{}", path.display());
+        assert!(error.is_usage());
+        cases += 1;
+    }
+    assert_eq!(cases, 4);
+
+    let db = db("mf_bad");
+    let manifest = manifest();
+    let run_err = |options: &ManifestOptions, manifest: &Manifest| {
+        let mut out = Writer::new(Vec::new());
+        sync_manifest(&db.connector, manifest, State::new(), options, &mut out).expect_err("fails")
+    };
+    let error = run_err(
+        &options(LoadType::Incremental, &["isues"], "2024-06-01"),
+        &manifest,
+    );
+    assert!(error.is_usage());
+    assert_eq!(
+        error.to_string(),
+        "manifest: unknown table \"isues\"; the manifest's tables are: issues, issues_internal_only, merge_requests, \
+         merge_request_ids, users, projects, projects_internal_only, projects_internal_paths, gitlab_named_projects, bug_issues"
+    );
+    let error = run_err(
+        &options(LoadType::Full, &["issues"], "2024-06-01"),
+        &manifest,
+    );
+    assert_eq!(
+        error.to_string(),
+        "table \"issues\": is an incremental table, which --load-type full does not load (a complete reload is --load-type backfill)"
+    );
+    let no_pk = Manifest::parse(
+        "tables:\n  users:\n    import_db: GITLAB_DB\n    export_table: users\n    export_table_primary_key: user_id\n    import_query: SELECT id, username FROM users\n",
+    )
+    .expect("valid");
+    assert_eq!(
+        run_err(&options(LoadType::Full, &[], "2024-06-01"), &no_pk).to_string(),
+        "table \"users\": export_table_primary_key \"user_id\" is not a column of the query's result"
+    );
+}
