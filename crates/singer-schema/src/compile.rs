@@ -373,21 +373,26 @@ impl<'i> Keyword<'i> for NumberCheck {
 
 /// [`DECIMAL_KEYWORD`]: an exact decimal string or number within
 /// `precision`/`scale`.
-struct DecimalCheck {
-    precision: Option<u64>,
-    scale: Option<u64>,
+pub(crate) struct DecimalCheck {
+    pub(crate) precision: Option<u64>,
+    pub(crate) scale: Option<u64>,
 }
 
 impl DecimalCheck {
     fn failure(&self, instance: &Value) -> Option<String> {
-        let text = match instance {
-            Value::String(s) => s.as_str(),
-            Value::Number(n) => n.as_str(),
-            _ => return None,
-        };
+        match instance {
+            Value::String(s) => self.failure_text(s, true),
+            Value::Number(n) => self.failure_text(n.as_str(), false),
+            _ => None,
+        }
+    }
+
+    /// As [`DecimalCheck::failure`], on a string's content (`is_string`) or
+    /// a number's text.
+    pub(crate) fn failure_text(&self, text: &str, is_string: bool) -> Option<String> {
         // PostgreSQL's numeric has NaN and ±Infinity: well-formed values of
         // the type, which the loader accepts or refuses by its own policy.
-        if crate::column::NUMBER_SPECIALS.contains(&text) && matches!(instance, Value::String(_)) {
+        if is_string && crate::column::NUMBER_SPECIALS.contains(&text) {
             return None;
         }
         let Some(value) = Decimal::parse(text) else {

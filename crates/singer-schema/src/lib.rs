@@ -58,6 +58,7 @@ mod error;
 mod evolve;
 mod flatten;
 mod temporal;
+mod text;
 mod validate;
 
 pub use column::{
@@ -67,4 +68,5 @@ pub use column::{
 pub use error::{Error, Result};
 pub use evolve::{Decision, Evolution, evolve, plan};
 pub use flatten::{FLATTEN_SEPARATOR, Flattener, FlatteningConfig, flatten_schema};
+pub use text::{decimal_text_fits, format_text_matches};
 pub use validate::{Outcome, ValidationConfig, ValidationError, ValidationPolicy, Validator};

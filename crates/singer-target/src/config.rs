@@ -1,0 +1,227 @@
+//! The driver's settings.
+
+use std::time::Duration;
+
+use singer_schema::{FlatteningConfig, ValidationConfig};
+
+/// When a stream's open batch closes (is written to the loader): on the
+/// first of `max_records`, `max_bytes` and `max_age` (the age of its first
+/// record). Memory per stream is bounded by `max_bytes` plus one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Rows per batch (default 100,000).
+    pub max_records: usize,
+    /// Estimated bytes per batch: the records' JSON text plus 8 bytes per
+    /// cell (default 32 MiB).
+    pub max_bytes: usize,
+    /// Age of a batch's first record after which it closes (default 60 s).
+    pub max_age: Duration,
+}
+
+impl BatchConfig {
+    /// The defaults: 100,000 rows, 32 MiB, 60 s.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            max_records: 100_000,
+            max_bytes: 32 * 1024 * 1024,
+            max_age: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Retries of [`crate::Loader::write_batch`] and [`crate::Loader::commit`]
+/// for errors the loader calls retryable: capped exponential backoff with
+/// full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (default 3; 1 = no retry).
+    pub max_attempts: u32,
+    /// The backoff cap before the first retry (default 500 ms); doubles each
+    /// retry.
+    pub initial_backoff: Duration,
+    /// The largest backoff cap (default 30 s).
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// The defaults: 3 attempts, 500 ms doubling up to 30 s.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+
+    /// The wait before retry number `retry` (1-based): a uniformly random
+    /// time up to the capped exponential backoff, drawn from `seed`.
+    #[must_use]
+    pub fn backoff(&self, retry: u32, seed: u64) -> Duration {
+        let cap = self
+            .initial_backoff
+            .saturating_mul(
+                1_u32
+                    .checked_shl(retry.saturating_sub(1))
+                    .unwrap_or(u32::MAX),
+            )
+            .min(self.max_backoff);
+        let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+        // splitmix64: enough jitter to spread retries, no dependency.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        Duration::from_nanos(z.checked_rem(nanos.saturating_add(1)).unwrap_or(0))
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Everything the driver is told; binaries build it from their config.
+///
+/// ```
+/// use std::time::Duration;
+/// use singer_target::DriverConfig;
+///
+/// let config = DriverConfig::default().with_commit_interval(Some(Duration::ZERO));
+/// assert!(config.validate);
+/// assert_eq!(config.commit_interval, Some(Duration::ZERO));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverConfig {
+    /// Batch limits.
+    pub batch: BatchConfig,
+    /// How often the driver commits (and so how often STATE is written):
+    /// `Some(d)`: at the first batch write or STATE after `d` has passed
+    /// since the last commit (`Some(ZERO)`: after every batch write);
+    /// `None`: only at the end of the input (and on a signal). Default 60 s.
+    pub commit_interval: Option<Duration>,
+    /// Whether records are validated against their stream's schema
+    /// (default on).
+    pub validate: bool,
+    /// Validation settings, the policy among them.
+    pub validation: ValidationConfig,
+    /// Add the `_sdc_*` metadata columns (default off).
+    pub add_record_metadata: bool,
+    /// Flattening of nested objects (default off).
+    pub flattening: FlatteningConfig,
+    /// Interval between Singer `METRIC` lines (default 60 s).
+    pub metrics_interval: Duration,
+    /// Retries for retryable loader errors.
+    pub retry: RetryPolicy,
+    /// Longest input line accepted, in bytes.
+    pub max_line_bytes: usize,
+}
+
+impl DriverConfig {
+    /// The defaults (see each field).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            batch: BatchConfig::new(),
+            commit_interval: Some(Duration::from_secs(60)),
+            validate: true,
+            validation: ValidationConfig::new(),
+            add_record_metadata: false,
+            flattening: FlatteningConfig {
+                flattening_enabled: false,
+                flattening_max_depth: 0,
+            },
+            metrics_interval: Duration::from_secs(60),
+            retry: RetryPolicy::new(),
+            max_line_bytes: singer_protocol::DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+
+    /// Sets [`DriverConfig::batch`].
+    #[must_use]
+    pub const fn with_batch(mut self, batch: BatchConfig) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Sets [`DriverConfig::commit_interval`].
+    #[must_use]
+    pub const fn with_commit_interval(mut self, interval: Option<Duration>) -> Self {
+        self.commit_interval = interval;
+        self
+    }
+
+    /// Sets [`DriverConfig::validate`].
+    #[must_use]
+    pub const fn with_validate(mut self, validate: bool) -> Self {
+        self.validate = validate;
+        self
+    }
+
+    /// Sets [`DriverConfig::validation`].
+    #[must_use]
+    pub const fn with_validation(mut self, validation: ValidationConfig) -> Self {
+        self.validation = validation;
+        self
+    }
+
+    /// Sets [`DriverConfig::add_record_metadata`].
+    #[must_use]
+    pub const fn with_record_metadata(mut self, yes: bool) -> Self {
+        self.add_record_metadata = yes;
+        self
+    }
+
+    /// Sets [`DriverConfig::flattening`].
+    #[must_use]
+    pub const fn with_flattening(mut self, flattening: FlatteningConfig) -> Self {
+        self.flattening = flattening;
+        self
+    }
+
+    /// Sets [`DriverConfig::retry`].
+    #[must_use]
+    pub const fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`DriverConfig::metrics_interval`].
+    #[must_use]
+    pub const fn with_metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = interval;
+        self
+    }
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let policy = RetryPolicy::new();
+        for retry in 1..40 {
+            for seed in 0..20 {
+                let wait = policy.backoff(retry, seed);
+                assert!(wait <= policy.max_backoff, "{wait:?}");
+            }
+        }
+        assert!(policy.backoff(1, 1) <= Duration::from_millis(500));
+        assert_ne!(policy.backoff(5, 1), policy.backoff(5, 2));
+    }
+}

@@ -1,0 +1,633 @@
+//! The driver: read, route, validate, batch, write, commit, then STATE.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use singer_protocol::{
+    ActivateVersionMessage, LineMessage, Message, Reader, RecordMessage, SchemaMessage, Writer,
+};
+use singer_schema::{Decision, TypeOptions};
+use tracing::{debug, info, warn};
+
+use crate::config::DriverConfig;
+use crate::error::{Error, Result};
+use crate::loader::{Loader, LoaderError, MAX_BATCH_TEXT, StreamSchema};
+use crate::metadata;
+use crate::stream::{RecordContext, Stream};
+
+/// Messages per chunk handed from the reading thread.
+const CHUNK_MESSAGES: usize = 512;
+/// Bytes of record text per chunk, at most (plus one record).
+const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks in flight between the threads (bounded: backpressure).
+const CHUNKS_IN_FLIGHT: usize = 4;
+/// How often the driver looks at the clock and the signal flag while the
+/// input is idle.
+const TICK: Duration = Duration::from_millis(100);
+
+type Chunk = Vec<Result<LineMessage, singer_protocol::Error>>;
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Records loaded (validated, not skipped), all streams.
+    pub records: u64,
+    /// Records dropped by the `skip` validation policy.
+    pub skipped: u64,
+    /// Batches written.
+    pub batches: u64,
+    /// Successful commits.
+    pub commits: u64,
+    /// STATE values written.
+    pub states: u64,
+    /// Records loaded per stream, in the order streams first appeared.
+    pub streams: Vec<(String, u64)>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Records per second over the run.
+    #[must_use]
+    pub fn records_per_second(&self) -> f64 {
+        let secs = self.elapsed.as_secs_f64();
+        if secs > 0.0 {
+            // Precision loss past 2^53 records is irrelevant for a rate.
+            #[expect(clippy::cast_precision_loss, reason = "a rate for humans")]
+            let records = self.records as f64;
+            records / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The driver every target shares (see the crate docs for the STATE rule).
+pub struct Driver<L: Loader> {
+    loader: L,
+    config: DriverConfig,
+    interrupt: Option<Arc<AtomicBool>>,
+    streams: HashMap<String, Stream>,
+    order: Vec<String>,
+    /// The latest STATE value received and not yet written.
+    pending_state: Option<Value>,
+    /// Whether the loader was asked to do anything since the last commit.
+    dirty: bool,
+    last_commit: Instant,
+    last_metrics: Instant,
+    line: u64,
+    sequence: u64,
+    summary: Summary,
+}
+
+impl<L: Loader> std::fmt::Debug for Driver<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("config", &self.config)
+            .field("streams", &self.order)
+            .field("line", &self.line)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: Loader> Driver<L> {
+    /// A driver over `loader`.
+    pub fn new(loader: L, config: DriverConfig) -> Self {
+        let mut config = config;
+        config.batch.max_bytes = config.batch.max_bytes.clamp(1, MAX_BATCH_TEXT);
+        config.batch.max_records = config.batch.max_records.max(1);
+        Self {
+            loader,
+            config,
+            interrupt: None,
+            streams: HashMap::new(),
+            order: Vec::new(),
+            pending_state: None,
+            dirty: false,
+            last_commit: Instant::now(),
+            last_metrics: Instant::now(),
+            line: 0,
+            sequence: 0,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Stops the run gracefully when `flag` becomes true (see
+    /// [`crate::register_signals`]).
+    #[must_use]
+    pub fn with_interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = Some(flag);
+        self
+    }
+
+    /// The loader.
+    pub fn loader(&self) -> &L {
+        &self.loader
+    }
+
+    /// The loader, by value.
+    pub fn into_loader(self) -> L {
+        self.loader
+    }
+
+    /// Reads Singer messages from `input` until its end and loads them;
+    /// writes each STATE value to `out` once every record before it is
+    /// committed, and the latest one after the final commit.
+    ///
+    /// `input` is read (buffered, 1 MiB) and parsed on a separate thread,
+    /// so parsing overlaps loading, and handed over through a bounded
+    /// channel in chunks; a chunk is handed over as soon as the input has
+    /// nothing more buffered, so an idle tap never holds records back.
+    ///
+    /// # Errors
+    ///
+    /// Any [`Error`]; when one is returned, no STATE past the last
+    /// successful commit has been written. [`Error::Interrupted`] after a
+    /// signal, once what was read is committed and its STATE written.
+    pub fn run<R, W>(&mut self, input: R, out: &mut Writer<W>) -> Result<Summary>
+    where
+        R: Read + Send + 'static,
+        W: Write,
+    {
+        let started = Instant::now();
+        self.last_commit = started;
+        self.last_metrics = started;
+        let (sender, receiver) = sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+        let max_line_bytes = self.config.max_line_bytes;
+        // Not joined: on a signal the reader may be blocked on an idle pipe;
+        // it ends with the process (or when the receiver is dropped).
+        let _reader = std::thread::Builder::new()
+            .name("singer-reader".to_owned())
+            .spawn(move || {
+                let drained = Rc::new(Cell::new(false));
+                let input = Drained {
+                    inner: BufReader::with_capacity(1 << 20, input),
+                    drained: Rc::clone(&drained),
+                };
+                let reader = Reader::new(input).with_max_line_bytes(max_line_bytes);
+                read_chunks(reader, &drained, &sender);
+            })
+            .map_err(|source| singer_protocol::Error::Read { line: 0, source })?;
+        let result = self.drive(&receiver, out);
+        self.summary.elapsed = started.elapsed();
+        self.summary.streams = self
+            .order
+            .iter()
+            .map(|s| {
+                (
+                    s.clone(),
+                    self.streams.get(s).map_or(0, |st| st.counts.records),
+                )
+            })
+            .collect();
+        self.log_metrics();
+        let summary = &self.summary;
+        match &result {
+            Ok(()) => info!(
+                records = summary.records,
+                skipped = summary.skipped,
+                batches = summary.batches,
+                commits = summary.commits,
+                states = summary.states,
+                elapsed_s = summary.elapsed.as_secs_f64(),
+                rows_per_s = summary.records_per_second().round(),
+                "Load done."
+            ),
+            Err(error) => warn!(
+                records = summary.records,
+                batches = summary.batches,
+                commits = summary.commits,
+                states = summary.states,
+                error = %error,
+                "Load stopped."
+            ),
+        }
+        result.map(|()| self.summary.clone())
+    }
+
+    fn drive<W: Write>(&mut self, receiver: &Receiver<Chunk>, out: &mut Writer<W>) -> Result<()> {
+        loop {
+            if self.interrupted() {
+                return self.stop_on_signal(out);
+            }
+            match receiver.recv_timeout(TICK) {
+                Ok(chunk) => {
+                    let received_at = if self.config.add_record_metadata {
+                        metadata::now_json()
+                    } else {
+                        String::new()
+                    };
+                    for item in chunk {
+                        let message = item?;
+                        self.line = message.line;
+                        self.handle(message, &received_at, out)?;
+                        if self.interrupted() {
+                            return self.stop_on_signal(out);
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            self.on_tick(out)?;
+        }
+        self.checkpoint(out)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    fn stop_on_signal<W: Write>(&mut self, out: &mut Writer<W>) -> Result<()> {
+        warn!(
+            line = self.line,
+            "Signal received: committing what was read, then stopping."
+        );
+        self.checkpoint(out)?;
+        Err(Error::Interrupted { line: self.line })
+    }
+
+    fn handle<W: Write>(
+        &mut self,
+        message: LineMessage,
+        received_at: &str,
+        out: &mut Writer<W>,
+    ) -> Result<()> {
+        let line = message.line;
+        match message.message {
+            Message::Record(record) => self.record(&record, line, received_at, out),
+            Message::Schema(schema) => self.schema(&schema, line),
+            Message::State(state) => self.state(state.value, out),
+            Message::ActivateVersion(activate) => self.activate_version(&activate, line),
+            Message::Batch(batch) => Err(Error::Unsupported {
+                line,
+                stream: batch.stream,
+                message_type: singer_protocol::message::BATCH,
+            }),
+        }
+    }
+
+    fn record<W: Write>(
+        &mut self,
+        record: &RecordMessage,
+        line: u64,
+        received_at: &str,
+        out: &mut Writer<W>,
+    ) -> Result<()> {
+        let Some(stream) = self.streams.get_mut(&record.stream) else {
+            return Err(Error::RecordBeforeSchema {
+                line,
+                stream: record.stream.clone(),
+            });
+        };
+        let sequence = if self.config.add_record_metadata {
+            self.sequence = metadata::epoch_nanos().max(self.sequence + 1);
+            self.sequence
+        } else {
+            0
+        };
+        let context = RecordContext {
+            received_at,
+            sequence,
+        };
+        // One table version per batch: a record of another version closes
+        // the open batch first.
+        if !stream.batch.is_empty() && stream.batch.version() != record.version {
+            self.write_stream(&record.stream)?;
+        }
+        let Some(stream) = self.streams.get_mut(&record.stream) else {
+            return Err(Error::RecordBeforeSchema {
+                line,
+                stream: record.stream.clone(),
+            });
+        };
+        stream.batch.set_version(record.version);
+        if !stream.push(record, line, &context)? {
+            self.summary.skipped += 1;
+            return Ok(());
+        }
+        self.summary.records += 1;
+        self.dirty = true;
+        let batch = &stream.batch;
+        if batch.len() >= self.config.batch.max_records
+            || batch.byte_size() >= self.config.batch.max_bytes
+        {
+            self.write_stream(&record.stream)?;
+            if self.commit_due() {
+                self.checkpoint(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn schema(&mut self, message: &SchemaMessage, line: u64) -> Result<()> {
+        let previous = self.streams.get(&message.stream);
+        if previous.is_some_and(|p| p.same_schema(message)) {
+            return Ok(());
+        }
+        let validation = self.config.validate.then_some(&self.config.validation);
+        let mut stream = Stream::new(
+            message,
+            line,
+            validation,
+            self.config.flattening.depth(),
+            self.config.add_record_metadata,
+        )?;
+        let mut changes = Vec::new();
+        let first = previous.is_none();
+        if let Some(previous) = previous {
+            changes = singer_schema::plan(
+                &previous.typed,
+                &stream.flat_schema,
+                &TypeOptions::default(),
+            )
+            .map_err(|source| Error::Schema {
+                line,
+                stream: message.stream.clone(),
+                source,
+            })?;
+            if let Some((column, Decision::Incompatible { message: why, .. })) = changes
+                .iter()
+                .find(|(_, d)| matches!(d, Decision::Incompatible { .. }))
+            {
+                return Err(Error::IncompatibleSchemaChange {
+                    line,
+                    stream: message.stream.clone(),
+                    column: column.clone(),
+                    message: why.clone(),
+                });
+            }
+        }
+        if !first {
+            // The open batch was built for the old columns: write it first.
+            self.write_stream(&message.stream)?;
+        }
+        let schema = StreamSchema {
+            stream: message.stream.clone(),
+            schema: stream.flat_schema.clone(),
+            columns: stream.columns.clone(),
+            key_properties: message.key_properties.clone(),
+            bookmark_properties: message.bookmark_properties.clone(),
+            changes,
+            first,
+            line,
+        };
+        debug!(stream = %message.stream, line, columns = schema.columns.len(), first, "Configuring stream.");
+        self.dirty = true;
+        self.loader
+            .configure_stream(&schema)
+            .map_err(|e| self.loader_error(Some(&message.stream), "configuring the stream", e))?;
+        if let Some(previous) = self.streams.remove(&message.stream) {
+            stream.counts = previous.counts;
+        } else {
+            self.order.push(message.stream.clone());
+        }
+        self.streams.insert(message.stream.clone(), stream);
+        Ok(())
+    }
+
+    fn state<W: Write>(&mut self, value: Value, out: &mut Writer<W>) -> Result<()> {
+        self.pending_state = Some(value);
+        if !self.dirty {
+            // Everything before this STATE is committed already.
+            return self.emit_state(out);
+        }
+        if self.commit_due() {
+            return self.checkpoint(out);
+        }
+        Ok(())
+    }
+
+    fn activate_version(&mut self, message: &ActivateVersionMessage, line: u64) -> Result<()> {
+        if !self.streams.contains_key(&message.stream) {
+            // Nothing of the stream was loaded in this run; the loader has
+            // not been told of it, so there is nothing to activate.
+            warn!(stream = %message.stream, line, "ACTIVATE_VERSION for a stream without a SCHEMA; ignored.");
+            return Ok(());
+        }
+        self.write_stream(&message.stream)?;
+        self.dirty = true;
+        self.loader
+            .activate_version(&message.stream, message.version)
+            .map_err(|e| self.loader_error(Some(&message.stream), "activating a version", e))
+    }
+
+    fn on_tick<W: Write>(&mut self, out: &mut Writer<W>) -> Result<()> {
+        let max_age = self.config.batch.max_age;
+        let old: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| s.opened.is_some_and(|t| t.elapsed() >= max_age))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &old {
+            self.write_stream(name)?;
+        }
+        if self.dirty && self.commit_due() && (!old.is_empty() || self.pending_state.is_some()) {
+            self.checkpoint(out)?;
+        }
+        if self.last_metrics.elapsed() >= self.config.metrics_interval {
+            self.log_metrics();
+        }
+        Ok(())
+    }
+
+    fn commit_due(&self) -> bool {
+        self.config
+            .commit_interval
+            .is_some_and(|interval| self.last_commit.elapsed() >= interval)
+    }
+
+    /// Writes the stream's open batch (if any).
+    fn write_stream(&mut self, name: &str) -> Result<()> {
+        let Some(stream) = self.streams.get_mut(name) else {
+            return Ok(());
+        };
+        if stream.batch.is_empty() {
+            return Ok(());
+        }
+        if self.config.add_record_metadata {
+            stream.stamp_batched_at(&metadata::now_json());
+        }
+        let retry = self.config.retry;
+        let mut attempt = 1;
+        loop {
+            match self.loader.write_batch(name, &stream.batch) {
+                Ok(()) => break,
+                Err(error) if error.is_retryable() && attempt < retry.max_attempts => {
+                    let wait = retry.backoff(attempt, metadata::epoch_nanos());
+                    warn!(stream = %name, line = self.line, attempt, wait_ms = wait.as_millis(), error = %error, "Writing a batch failed; retrying.");
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                Err(error) => {
+                    return Err(Error::Loader {
+                        line: self.line,
+                        stream: Some(name.to_owned()),
+                        action: "writing a batch",
+                        retryable: error.is_retryable(),
+                        source: Box::new(error),
+                    });
+                }
+            }
+        }
+        let (first, last) = stream.batch.lines();
+        debug!(stream = %name, rows = stream.batch.len(), first_line = first, last_line = last, "Batch written.");
+        stream.counts.batches += 1;
+        stream.batch.clear();
+        stream.opened = None;
+        self.summary.batches += 1;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Writes every open batch, commits, then writes the latest STATE.
+    fn checkpoint<W: Write>(&mut self, out: &mut Writer<W>) -> Result<()> {
+        let names: Vec<String> = self.order.clone();
+        for name in &names {
+            self.write_stream(name)?;
+        }
+        if self.dirty {
+            let retry = self.config.retry;
+            let mut attempt = 1;
+            loop {
+                match self.loader.commit() {
+                    Ok(()) => break,
+                    Err(error) if error.is_retryable() && attempt < retry.max_attempts => {
+                        let wait = retry.backoff(attempt, metadata::epoch_nanos());
+                        warn!(line = self.line, attempt, wait_ms = wait.as_millis(), error = %error, "Commit failed; retrying.");
+                        std::thread::sleep(wait);
+                        attempt += 1;
+                    }
+                    Err(error) => return Err(self.loader_error(None, "commit", error)),
+                }
+            }
+            self.dirty = false;
+            self.summary.commits += 1;
+            debug!(line = self.line, "Committed.");
+        }
+        self.last_commit = Instant::now();
+        self.emit_state(out)
+    }
+
+    fn emit_state<W: Write>(&mut self, out: &mut Writer<W>) -> Result<()> {
+        if let Some(value) = self.pending_state.take() {
+            out.write_state_value(&value)
+                .map_err(|source| Error::Output {
+                    line: self.line,
+                    source,
+                })?;
+            self.summary.states += 1;
+        }
+        Ok(())
+    }
+
+    fn loader_error(&self, stream: Option<&str>, action: &'static str, error: L::Error) -> Error {
+        Error::Loader {
+            line: self.line,
+            stream: stream.map(str::to_owned),
+            action,
+            retryable: error.is_retryable(),
+            source: Box::new(error),
+        }
+    }
+
+    /// Singer `METRIC` lines: records per stream since the last ones.
+    fn log_metrics(&mut self) {
+        self.last_metrics = Instant::now();
+        for name in &self.order {
+            let Some(stream) = self.streams.get_mut(name) else {
+                continue;
+            };
+            let count = std::mem::take(&mut stream.counts.interval);
+            if count == 0 {
+                continue;
+            }
+            let metric = serde_json::json!({
+                "type": "counter",
+                "metric": "record_count",
+                "value": count,
+                "tags": {"stream": name},
+            });
+            info!("METRIC: {metric}");
+        }
+    }
+}
+
+/// A buffered input that says when its buffer is empty (the next read may
+/// block).
+struct Drained<R> {
+    inner: BufReader<R>,
+    drained: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Drained<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.drained.set(self.inner.buffer().is_empty());
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for Drained<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+        self.drained.set(self.inner.buffer().is_empty());
+    }
+}
+
+/// The reading thread: messages in chunks until the end, the first error,
+/// or the receiver going away. A chunk goes as soon as the input has
+/// nothing more buffered.
+fn read_chunks<R: BufRead>(
+    mut reader: Reader<R>,
+    drained: &Cell<bool>,
+    sender: &SyncSender<Chunk>,
+) {
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK_MESSAGES);
+        let mut bytes = 0;
+        let mut end = false;
+        while chunk.len() < CHUNK_MESSAGES && bytes < CHUNK_BYTES {
+            match reader.read_message() {
+                Ok(Some(message)) => {
+                    if let Message::Record(r) = &message.message {
+                        bytes += r.record.get().len();
+                    }
+                    chunk.push(Ok(message));
+                    if drained.get() {
+                        break;
+                    }
+                }
+                Ok(None) => {
+                    end = true;
+                    break;
+                }
+                Err(error) => {
+                    chunk.push(Err(error));
+                    end = true;
+                    break;
+                }
+            }
+        }
+        if !chunk.is_empty() && sender.send(chunk).is_err() {
+            return;
+        }
+        if end {
+            return;
+        }
+    }
+}

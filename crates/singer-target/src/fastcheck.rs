@@ -1,0 +1,333 @@
+//! A conservative fast path for validation on the raw JSON text of each
+//! top-level value, so most records are checked without building a
+//! `serde_json::Value` (which costs more than the check itself).
+//!
+//! It covers the schemas taps emit for tables: per property a `type` (or
+//! list of types), `format` (`date-time`/`date`/`time` through
+//! [`singer_schema::format_text_matches`], `x-singer.decimal` with
+//! `precision`/`scale` through [`singer_schema::decimal_text_fits`]), and
+//! `items` of the same kind; at the top level `properties`, `required` and
+//! `additionalProperties: false`. A schema using any other keyword gets no
+//! fast path. When the fast path passes a record, the full validator would
+//! too; when it does not (or is unsure, e.g. `1.0` for an integer), the
+//! driver validates the record with [`singer_schema::Validator`], which
+//! decides and describes the error. So the fast path only ever saves time.
+
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use singer_schema::{ValidationConfig, decimal_text_fits, format_text_matches};
+
+/// Keywords that never change what a value may be.
+const ANNOTATIONS: [&str; 9] = [
+    "title",
+    "description",
+    "default",
+    "examples",
+    "$comment",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
+    "inclusion",
+];
+
+const NULL: u8 = 1;
+const BOOLEAN: u8 = 2;
+const INTEGER: u8 = 4;
+const NUMBER: u8 = 8;
+const STRING: u8 = 16;
+const OBJECT: u8 = 32;
+const ARRAY: u8 = 64;
+const ANY: u8 = 127;
+
+/// A compiled property check.
+#[derive(Debug, Clone)]
+pub(crate) struct Check {
+    types: u8,
+    format: Option<Format>,
+    decimal: Option<(Option<u64>, Option<u64>)>,
+    items: Option<Box<Check>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    DateTime,
+    Date,
+    Time,
+}
+
+/// The fast path of one stream's schema.
+#[derive(Debug, Clone)]
+pub(crate) struct FastSchema {
+    /// One check per column index (data columns only).
+    pub(crate) checks: Vec<Check>,
+    /// Column indexes that must be present.
+    pub(crate) required: Vec<usize>,
+    /// Whether properties outside the schema fail (`additionalProperties: false`).
+    pub(crate) closed: bool,
+}
+
+impl FastSchema {
+    /// Compiles `schema` (whose properties are the first columns, in
+    /// order), or `None` when it uses anything the fast path does not cover.
+    pub(crate) fn compile(schema: &Value, config: &ValidationConfig) -> Option<Self> {
+        let map = schema.as_object()?;
+        let mut required = Vec::new();
+        let mut closed = false;
+        let properties = map.get("properties")?.as_object()?;
+        for (key, value) in map {
+            match key.as_str() {
+                "properties" | "definitions" | "$defs" => {}
+                "type" => {
+                    if types(value)? & OBJECT == 0 {
+                        return None;
+                    }
+                }
+                "required" => {
+                    for name in value.as_array()? {
+                        let name = name.as_str()?;
+                        required.push(properties.keys().position(|k| k == name)?);
+                    }
+                }
+                "additionalProperties" => closed = !value.as_bool()?,
+                other if ANNOTATIONS.contains(&other) => {}
+                _ => return None,
+            }
+        }
+        let checks = properties
+            .values()
+            .map(|p| Check::compile(p, config, 0))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            checks,
+            required,
+            closed,
+        })
+    }
+}
+
+fn types(value: &Value) -> Option<u8> {
+    let one = |name: &str| -> Option<u8> {
+        Some(match name {
+            "null" => NULL,
+            "boolean" => BOOLEAN,
+            "integer" => INTEGER,
+            "number" => NUMBER | INTEGER,
+            "string" => STRING,
+            "object" => OBJECT,
+            "array" => ARRAY,
+            _ => return None,
+        })
+    };
+    match value {
+        Value::String(name) => one(name),
+        Value::Array(names) => names
+            .iter()
+            .try_fold(0, |acc, n| Some(acc | one(n.as_str()?)?)),
+        _ => None,
+    }
+}
+
+impl Check {
+    fn compile(schema: &Value, config: &ValidationConfig, depth: usize) -> Option<Self> {
+        if depth > 8 {
+            return None;
+        }
+        let map: &Map<String, Value> = schema.as_object()?;
+        let mut check = Self {
+            types: ANY,
+            format: None,
+            decimal: None,
+            items: None,
+        };
+        let mut precision = None;
+        let mut scale = None;
+        let mut decimal = false;
+        for (key, value) in map {
+            match key.as_str() {
+                "type" => check.types = types(value)?,
+                "format" => match value.as_str()? {
+                    "x-singer.decimal" | "singer.decimal" => decimal = true,
+                    "date-time" if config.check_formats => check.format = Some(Format::DateTime),
+                    "date" if config.check_formats => check.format = Some(Format::Date),
+                    "time" if config.check_formats => check.format = Some(Format::Time),
+                    // Other formats are not asserted by the validator.
+                    _ => {}
+                },
+                "precision" => precision = Some(value.as_u64()?),
+                "scale" => scale = Some(value.as_u64()?),
+                "items" => check.items = Some(Box::new(Self::compile(value, config, depth + 1)?)),
+                other if ANNOTATIONS.contains(&other) => {}
+                _ => return None,
+            }
+        }
+        if decimal {
+            // The validator accepts a decimal as a string or a number.
+            if check.types & STRING != 0 {
+                check.types |= NUMBER | INTEGER;
+            }
+            if config.check_decimals {
+                check.decimal = Some((precision, scale));
+            }
+        }
+        Some(check)
+    }
+
+    /// Whether `raw` certainly passes (`false`: fails or unsure).
+    pub(crate) fn passes(&self, raw: &RawValue) -> bool {
+        let text = raw.get();
+        match text.as_bytes().first() {
+            Some(b'n') => self.types & NULL != 0,
+            Some(b't' | b'f') => self.types & BOOLEAN != 0,
+            Some(b'"') => {
+                if self.types & STRING == 0 {
+                    return false;
+                }
+                if self.format.is_none() && self.decimal.is_none() {
+                    return true;
+                }
+                let content: std::borrow::Cow<'_, str> =
+                    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+                        Some(inner) if !inner.contains('\\') => inner.into(),
+                        _ => match serde_json::from_str::<String>(text) {
+                            Ok(owned) => owned.into(),
+                            Err(_) => return false,
+                        },
+                    };
+                let format_ok = match self.format {
+                    None => true,
+                    Some(Format::DateTime) => format_text_matches("date-time", &content),
+                    Some(Format::Date) => format_text_matches("date", &content),
+                    Some(Format::Time) => format_text_matches("time", &content),
+                };
+                format_ok
+                    && self
+                        .decimal
+                        .is_none_or(|(p, s)| decimal_text_fits(&content, true, p, s))
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let integer = text.bytes().skip(1).all(|b| b.is_ascii_digit())
+                    && text
+                        .bytes()
+                        .next()
+                        .is_some_and(|b| b == b'-' || b.is_ascii_digit());
+                let typed = if integer {
+                    self.types & INTEGER != 0
+                } else {
+                    self.types & NUMBER != 0
+                };
+                typed
+                    && self
+                        .decimal
+                        .is_none_or(|(p, s)| decimal_text_fits(text, false, p, s))
+            }
+            Some(b'{') => self.types & OBJECT != 0,
+            Some(b'[') => {
+                if self.types & ARRAY == 0 {
+                    return false;
+                }
+                match &self.items {
+                    None => true,
+                    Some(items) => serde_json::from_str::<Vec<&RawValue>>(text)
+                        .is_ok_and(|elements| elements.iter().all(|e| items.passes(e))),
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use singer_schema::Validator;
+
+    /// The fast path never passes what the validator rejects.
+    #[test]
+    fn never_more_permissive_than_the_validator() {
+        let schema = json!({"type": "object", "properties": {
+            "i": {"type": "integer"},
+            "n": {"type": ["null", "number"]},
+            "s": {"type": ["null", "string"], "description": "x"},
+            "d": {"type": ["null", "string"], "format": "x-singer.decimal", "precision": 6, "scale": 2},
+            "t": {"type": "string", "format": "date-time"},
+            "day": {"type": ["null", "string"], "format": "date"},
+            "b": {"type": "boolean"},
+            "a": {"type": ["null", "array"], "items": {"type": "string"}},
+            "o": {"type": ["null", "object"]},
+            "any": {},
+        }, "required": ["i"]});
+        let config = ValidationConfig::default();
+        let fast = FastSchema::compile(&schema, &config).expect("covered");
+        assert_eq!(fast.required, [0]);
+        let validator = Validator::new("s", &schema, &config).expect("compiles");
+        let values = [
+            "null",
+            "true",
+            "false",
+            "0",
+            "-1",
+            "1.0",
+            "1e400",
+            "12345678901234567890123",
+            "1234.56",
+            "12345.6",
+            "1234.567",
+            "\"\"",
+            "\"x\"",
+            "\"NaN\"",
+            "\"2024-05-01T12:00:00Z\"",
+            "\"2024-05-01\"",
+            "\"2024-02-30\"",
+            "\"12.50\"",
+            "[]",
+            "[\"a\"]",
+            "[1]",
+            "{}",
+            "{\"a\":1}",
+            "\"a\\\"b\"",
+        ];
+        let names: Vec<&str> = fast_names(&schema);
+        let mut passed = 0;
+        for (index, name) in names.iter().enumerate() {
+            for text in values {
+                let raw: Box<RawValue> = serde_json::from_str(text).expect("json");
+                let mut record = serde_json::Map::new();
+                record.insert("i".to_owned(), json!(1));
+                record.insert(
+                    (*name).to_owned(),
+                    serde_json::from_str(text).expect("json"),
+                );
+                let full = validator.is_valid(&Value::Object(record));
+                let quick = fast.checks[index].passes(&raw);
+                assert!(
+                    !quick || full,
+                    "{name} = {text}: fast path passed what the validator rejects"
+                );
+                passed += usize::from(quick);
+            }
+        }
+        assert!(
+            passed > 60,
+            "the fast path should pass most valid values, passed {passed}"
+        );
+        // Keywords it does not cover turn it off.
+        assert!(
+            FastSchema::compile(&json!({"properties": {"a": {"maxLength": 3}}}), &config).is_none()
+        );
+        assert!(
+            FastSchema::compile(&json!({"properties": {"a": {"anyOf": []}}}), &config).is_none()
+        );
+        assert!(
+            FastSchema::compile(&json!({"properties": {"a": {"$ref": "#/x"}}}), &config).is_none()
+        );
+        assert!(FastSchema::compile(&json!({"$schema": "x", "properties": {}}), &config).is_none());
+    }
+
+    fn fast_names(schema: &Value) -> Vec<&str> {
+        schema["properties"]
+            .as_object()
+            .map(|p| p.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}

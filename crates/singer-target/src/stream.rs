@@ -1,0 +1,467 @@
+//! One stream's compiled schema and open batch, and the record → row path.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Instant;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use singer_protocol::{RecordMessage, SchemaMessage};
+use singer_schema::{Column, Flattener, Outcome, TypeOptions, ValidationConfig, Validator};
+
+use crate::error::{Error, Result};
+use crate::fastcheck::FastSchema;
+use crate::loader::{Batch, RowBuilder};
+use crate::metadata::{self, MetadataColumn};
+
+/// What the driver keeps per stream.
+pub(crate) struct Stream {
+    pub(crate) schema: SchemaMessage,
+    validator: Option<Validator>,
+    /// The validation fast path, when the schema allows one.
+    fast: Option<FastSchema>,
+    flattener: Option<Flattener>,
+    pub(crate) columns: Vec<String>,
+    pub(crate) flat_schema: Value,
+    index: HashMap<String, usize>,
+    keys: Vec<(usize, String)>,
+    /// Metadata columns and their cell index.
+    metadata: Vec<(MetadataColumn, usize)>,
+    pub(crate) typed: Vec<(String, Column)>,
+    pub(crate) batch: Batch,
+    pub(crate) opened: Option<Instant>,
+    pub(crate) counts: Counts,
+}
+
+/// Per-stream counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub(crate) records: u64,
+    pub(crate) skipped: u64,
+    pub(crate) batches: u64,
+    /// Records since the last METRIC line.
+    pub(crate) interval: u64,
+}
+
+/// Per-record context from the driver.
+pub(crate) struct RecordContext<'a> {
+    pub(crate) received_at: &'a str,
+    pub(crate) sequence: u64,
+}
+
+impl Stream {
+    /// Compiles a SCHEMA message.
+    pub(crate) fn new(
+        message: &SchemaMessage,
+        line: u64,
+        validation: Option<&ValidationConfig>,
+        flatten_depth: usize,
+        add_metadata: bool,
+    ) -> Result<Self> {
+        let stream = &message.stream;
+        let schema_error = |source| Error::Schema {
+            line,
+            stream: stream.clone(),
+            source,
+        };
+        let properties = match message.schema.get("properties") {
+            Some(Value::Object(p)) if !p.is_empty() => p,
+            _ => {
+                return Err(Error::SchemaWithoutProperties {
+                    line,
+                    stream: stream.clone(),
+                });
+            }
+        };
+        if let Some(missing) = message
+            .key_properties
+            .iter()
+            .find(|k| !properties.contains_key(k.as_str()))
+        {
+            return Err(Error::KeyPropertyNotInSchema {
+                line,
+                stream: stream.clone(),
+                property: missing.clone(),
+            });
+        }
+        let validator = validation
+            .map(|config| Validator::new(stream, &message.schema, config))
+            .transpose()
+            .map_err(schema_error)?;
+        let flattener = (flatten_depth > 0)
+            .then(|| Flattener::new(&message.schema, flatten_depth))
+            .transpose()
+            .map_err(schema_error)?;
+        let fast = match (validation, &flattener) {
+            (Some(config), None) => FastSchema::compile(&message.schema, config),
+            _ => None,
+        };
+        let mut flat_schema = flattener
+            .as_ref()
+            .map_or_else(|| message.schema.clone(), |f| f.schema().clone());
+        let mut columns: Vec<String> = flat_schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut metadata = Vec::new();
+        if add_metadata {
+            let added = metadata::add_properties(&mut flat_schema);
+            for column in added {
+                metadata.push((column, columns.len()));
+                columns.push(column.name().to_owned());
+            }
+        }
+        let typed =
+            singer_schema::columns(&flat_schema, &TypeOptions::default()).map_err(schema_error)?;
+        let index: HashMap<String, usize> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i))
+            .collect();
+        let keys = message
+            .key_properties
+            .iter()
+            .filter_map(|k| index.get(k).map(|i| (*i, k.clone())))
+            .collect();
+        let batch = Batch::new(columns.len());
+        Ok(Self {
+            schema: message.clone(),
+            validator,
+            fast,
+            flattener,
+            columns,
+            flat_schema,
+            index,
+            keys,
+            metadata,
+            typed,
+            batch,
+            opened: None,
+            counts: Counts::default(),
+        })
+    }
+
+    /// Validates `record` and appends it to the open batch. `Ok(false)`:
+    /// skipped by the validation policy.
+    ///
+    /// With the validation fast path, the record is parsed once, borrowed:
+    /// each top-level value is checked and copied into its cell in the same
+    /// pass. Only a record the fast path does not pass is parsed into a
+    /// `Value` for the full validator.
+    pub(crate) fn push(
+        &mut self,
+        record: &RecordMessage,
+        line: u64,
+        context: &RecordContext<'_>,
+    ) -> Result<bool> {
+        let raw = record.record.get();
+        let use_fast = self.fast.is_some();
+        let parsed = if !use_fast && (self.validator.is_some() || self.flattener.is_some()) {
+            Some(parse_map(raw, record, line)?)
+        } else {
+            None
+        };
+        if let (Some(validator), Some(map)) = (&self.validator, &parsed)
+            && !self.apply_outcome(validator.check(map, line), line)?
+        {
+            return Ok(false);
+        }
+        let (missing_key, fast_passed) = {
+            let mut row = self.batch.begin_row(line);
+            let mut passed = true;
+            match (&self.flattener, parsed) {
+                (Some(flattener), Some(Value::Object(map))) => {
+                    let flat = flattener
+                        .flatten_record(&map)
+                        .map_err(|source| Error::Flatten {
+                            line,
+                            stream: record.stream.clone(),
+                            source,
+                        })?;
+                    fill_from_map(&mut row, &flat, &self.index);
+                }
+                _ => {
+                    passed = fill_from_raw(
+                        &mut row,
+                        raw,
+                        &self.columns,
+                        &self.index,
+                        self.fast.as_ref(),
+                    )
+                    .map_err(|e| {
+                        Error::Input(singer_protocol::Error::NotAMessage {
+                            line,
+                            column: e.column(),
+                            reason: format!("record is not a JSON object: {e}"),
+                        })
+                    })?;
+                    if let Some(fast) = &self.fast {
+                        passed = passed && fast.required.iter().all(|i| row.is_set(*i));
+                    }
+                }
+            }
+            for (column, index) in &self.metadata {
+                metadata::fill(*column, *index, &mut row, record, context);
+            }
+            let missing = self
+                .keys
+                .iter()
+                .find(|(index, _)| !row_has_value(&row, *index))
+                .map(|(_, key)| key.clone());
+            (missing, passed)
+        };
+        if !fast_passed && let Some(validator) = &self.validator {
+            // Unsure or invalid: the full validator decides and explains.
+            let value = parse_map(raw, record, line)?;
+            let outcome = validator.check(&value, line);
+            let keep = match self.apply_outcome(outcome, line) {
+                Ok(keep) => keep,
+                Err(error) => {
+                    self.batch.pop_row();
+                    return Err(error);
+                }
+            };
+            if !keep {
+                self.batch.pop_row();
+                return Ok(false);
+            }
+        }
+        if let Some(property) = missing_key {
+            self.batch.pop_row();
+            return Err(Error::MissingKeyProperty {
+                line,
+                stream: record.stream.clone(),
+                property,
+            });
+        }
+        if self.opened.is_none() {
+            self.opened = Some(Instant::now());
+        }
+        self.counts.records += 1;
+        self.counts.interval += 1;
+        Ok(true)
+    }
+
+    /// Applies the validation policy's outcome: `Ok(false)` to skip.
+    fn apply_outcome(
+        &mut self,
+        outcome: Result<Outcome, Box<singer_schema::ValidationError>>,
+        line: u64,
+    ) -> Result<bool> {
+        match outcome.map_err(Error::Validation)? {
+            Outcome::Valid => Ok(true),
+            Outcome::Skip(error) => {
+                tracing::warn!(stream = %self.schema.stream, line, error = %error, "Record failed schema validation; skipped.");
+                self.counts.skipped += 1;
+                Ok(false)
+            }
+            Outcome::Keep(error) => {
+                tracing::warn!(stream = %self.schema.stream, line, error = %error, "Record failed schema validation; loaded anyway.");
+                Ok(true)
+            }
+        }
+    }
+
+    /// Sets `_sdc_batched_at` on every row of the open batch.
+    pub(crate) fn stamp_batched_at(&mut self, now: &str) {
+        if let Some((_, index)) = self
+            .metadata
+            .iter()
+            .find(|(c, _)| *c == MetadataColumn::BatchedAt)
+        {
+            self.batch.set_column(*index, now);
+        }
+    }
+
+    /// Whether `other` is the same SCHEMA (a tap repeating itself).
+    pub(crate) fn same_schema(&self, other: &SchemaMessage) -> bool {
+        self.schema.schema == other.schema && self.schema.key_properties == other.key_properties
+    }
+}
+
+fn row_has_value(row: &RowBuilder<'_>, index: usize) -> bool {
+    row.get(index).is_some_and(|text| text != "null")
+}
+
+fn parse_map(raw: &str, record: &RecordMessage, line: u64) -> Result<Value> {
+    serde_json::from_str(raw).map_err(|e| {
+        Error::Input(singer_protocol::Error::NotAMessage {
+            line,
+            column: e.column(),
+            reason: format!(
+                "record of stream {:?} is not a JSON object: {e}",
+                record.stream
+            ),
+        })
+    })
+}
+
+fn fill_from_map(
+    row: &mut RowBuilder<'_>,
+    map: &Map<String, Value>,
+    index: &HashMap<String, usize>,
+) {
+    for (key, value) in map {
+        if let Some(i) = index.get(key) {
+            let begin = row.text_mut().len();
+            // Writing a `Value` to a `String` cannot fail.
+            let text = value.to_string();
+            row.text_mut().push_str(&text);
+            row.set_range(*i, begin);
+        }
+    }
+}
+
+/// The record's top-level values, copied as raw JSON text into their
+/// cells without building a `Value`.
+/// Returns whether every value passed the fast checks (`true` without
+/// them).
+fn fill_from_raw(
+    row: &mut RowBuilder<'_>,
+    raw: &str,
+    columns: &[String],
+    index: &HashMap<String, usize>,
+    fast: Option<&FastSchema>,
+) -> Result<bool, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let passed = RowSeed {
+        row,
+        columns,
+        index,
+        fast,
+    }
+    .deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(passed)
+}
+
+struct RowSeed<'r, 'b> {
+    row: &'r mut RowBuilder<'b>,
+    columns: &'r [String],
+    index: &'r HashMap<String, usize>,
+    fast: Option<&'r FastSchema>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_, '_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        // Records usually list their properties in schema order: try the
+        // next column's name before hashing.
+        let mut next = 0;
+        let mut passed = true;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            let found = match self.columns.get(next) {
+                Some(name) if *name == key => Some(next),
+                _ => self.index.get(key.as_ref()).copied(),
+            };
+            if let Some(fast) = self.fast {
+                passed = passed
+                    && match found.and_then(|i| fast.checks.get(i)) {
+                        Some(check) => check.passes(value),
+                        // Not a property of the schema.
+                        None => !fast.closed,
+                    };
+            }
+            if let Some(i) = found {
+                self.row.set(i, value.get());
+                next = i + 1;
+            }
+        }
+        Ok(passed)
+    }
+}
+
+/// An object key, borrowed from the input unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(json: &str) -> SchemaMessage {
+        match singer_protocol::Message::parse(json, 1) {
+            Ok(singer_protocol::Message::Schema(s)) => s,
+            other => panic!("not a schema: {other:?}"),
+        }
+    }
+
+    fn record(json: &str) -> RecordMessage {
+        RecordMessage::from_json("s", json.to_owned()).expect("record")
+    }
+
+    const CTX: RecordContext<'static> = RecordContext {
+        received_at: "\"2024-01-01T00:00:00.000000Z\"",
+        sequence: 1,
+    };
+
+    #[test]
+    fn raw_cells_keep_text_and_order_of_the_schema() {
+        let s = schema(
+            r#"{"type":"SCHEMA","stream":"s","schema":{"properties":{"a":{},"b\n":{},"c":{}}},"key_properties":["a"]}"#,
+        );
+        let mut stream = Stream::new(&s, 1, None, 0, false).expect("stream");
+        assert_eq!(stream.columns, ["a", "b\n", "c"]);
+        let ok = stream
+            .push(
+                &record(r#"{"c":{"x":[1,2.50]},"a":1e400,"b\n":"q\"","zz":1}"#),
+                2,
+                &CTX,
+            )
+            .expect("pushed");
+        assert!(ok);
+        let rows: Vec<Vec<Option<&str>>> =
+            stream.batch.rows().map(|r| r.cells().collect()).collect();
+        assert_eq!(
+            rows,
+            [vec![
+                Some("1e400"),
+                Some(r#""q\"""#),
+                Some(r#"{"x":[1,2.50]}"#)
+            ]]
+        );
+        let error = stream
+            .push(&record(r#"{"a":null}"#), 3, &CTX)
+            .expect_err("key is null");
+        assert_eq!(
+            error.to_string(),
+            "line 3 (stream \"s\"): record has no value for key property \"a\""
+        );
+        assert_eq!(stream.batch.len(), 1, "the failed row is not kept");
+    }
+}
