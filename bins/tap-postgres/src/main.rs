@@ -153,7 +153,7 @@ fn main() -> ExitCode {
                 info!("The reader of stdout went away; stopping.");
                 return ExitCode::FAILURE;
             }
-            error!(error = format!("{error:#}"), "tap-postgres failed.");
+            error!(error = %report(&error), "tap-postgres failed.");
             let usage = error.chain().any(|cause| {
                 cause
                     .downcast_ref::<singer_protocol::Error>()
@@ -233,8 +233,12 @@ fn run_manifest(
     path: &Path,
     out: &mut Writer<BufWriter<StdoutLock<'_>>>,
 ) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading manifest {}", path.display()))?;
+    // A file named on the command line that cannot be read is a usage
+    // error (exit 2), as for --config and --catalog.
+    let text = std::fs::read_to_string(path).map_err(|source| singer_protocol::Error::File {
+        path: path.to_owned(),
+        source,
+    })?;
     let manifest =
         Manifest::parse(&text).map_err(|source| singer_tap_postgres::Error::Manifest {
             path: Some(path.to_owned()),
@@ -329,14 +333,45 @@ fn chrono_hours(hours: u32) -> singer_tap_postgres::manifest::TimeDelta {
     singer_tap_postgres::manifest::TimeDelta::hours(i64::from(hours))
 }
 
-/// Reads a state file; an empty file is an empty state.
+/// Reads a state file; an empty file is an empty state. A state file that
+/// cannot be read or parsed is a usage error (exit 2), as a bad --config or
+/// --catalog file is.
 fn read_state(path: &Path) -> anyhow::Result<State> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading state file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|source| singer_protocol::Error::File {
+        path: path.to_owned(),
+        source,
+    })?;
     if text.trim().is_empty() {
         return Ok(State::new());
     }
-    State::from_json(&text).with_context(|| format!("parsing state file {}", path.display()))
+    State::from_json(&text).map_err(|e| {
+        let mut reason = format!("state file {}: {e}", path.display());
+        let mut cause = std::error::Error::source(&e);
+        while let Some(inner) = cause {
+            reason.push_str(": ");
+            reason.push_str(&inner.to_string());
+            cause = inner.source();
+        }
+        anyhow::Error::new(usage(reason))
+    })
+}
+
+/// The error and its causes, `: `-separated, each cause once: several
+/// error types repeat their source in their own message, which `{:#}`
+/// would print twice.
+fn report(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 fn init_logging(level: Option<&str>) {

@@ -55,7 +55,7 @@ fn main() -> ExitCode {
                 info!("The reader of stdout went away; stopping.");
                 return ExitCode::FAILURE;
             }
-            error!(error = format!("{error:#}"), "target-csv failed.");
+            error!(error = %report(&error), "target-csv failed.");
             let usage = error.chain().any(|cause| {
                 cause
                     .downcast_ref::<singer_protocol::Error>()
@@ -113,6 +113,24 @@ fn run(args: &TargetArgs, out: &mut Writer<BufWriter<StdoutLock<'_>>>) -> anyhow
     info!(records = summary.records, "target-csv done.");
     out.flush()?;
     Ok(())
+}
+
+/// The error and its causes, `: `-separated, each cause once: several
+/// error types repeat their source in their own message, which `{:#}`
+/// would print twice.
+fn report(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 fn init_logging(level: Option<&str>) {

@@ -408,6 +408,23 @@ impl TryFrom<Map<String, Value>> for CatalogEntry {
                 error("\"metadata\" must be a list of {breadcrumb, metadata} objects")
             })?,
         };
+        // A `selected` the selection rules cannot read would silently
+        // deselect (or select) a stream or column: refuse it.
+        for entry in &metadata.0 {
+            for key in [SELECTED, SELECTED_BY_DEFAULT] {
+                if let Some(value) = entry.metadata.get(key)
+                    && !(value.is_boolean() || value.is_null())
+                {
+                    return Err(Error::Catalog {
+                        stream: Some(tap_stream_id.clone()),
+                        reason: format!(
+                            "metadata at breadcrumb {:?}: {key:?} must be true or false, not {value}",
+                            entry.breadcrumb
+                        ),
+                    });
+                }
+            }
+        }
         Ok(Self {
             tap_stream_id,
             stream,
@@ -750,6 +767,15 @@ mod tests {
             json!(["id"])
         );
         assert_eq!(e.selected_properties(), ["id", "name", "secret"]);
+    }
+
+    #[test]
+    fn selected_that_is_not_a_boolean_is_refused() {
+        let text = r#"{"streams":[{"tap_stream_id":"a","schema":{},"metadata":[{"breadcrumb":["properties","id"],"metadata":{"selected":"yes"}}]}]}"#;
+        assert_eq!(
+            Catalog::from_json(text).expect_err("refused").to_string(),
+            r#"catalog (stream "a"): metadata at breadcrumb ["properties", "id"]: "selected" must be true or false, not "yes""#
+        );
     }
 
     #[test]

@@ -157,8 +157,11 @@ pub fn load_config_with_env<T: DeserializeOwned>(
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
         .filter(|s| !s.is_empty())
         .collect();
-    let config = serde_json::from_value(Value::Object(merged)).map_err(|e| {
+    let config = serde_json::from_value(Value::Object(merged.clone())).map_err(|e| {
         let mut reason = e.to_string();
+        if let Some(key) = culprit::<T>(&merged, &reason) {
+            reason = format!("setting {key:?}: {reason}");
+        }
         for secret in &secrets {
             reason = reason.replace(secret.as_str(), "***");
         }
@@ -168,6 +171,28 @@ pub fn load_config_with_env<T: DeserializeOwned>(
         config,
         unknown_keys,
         from_env,
+    })
+}
+
+/// The setting whose value the config type rejected with `error`: the
+/// first one without which the error goes away or changes (serde stops at
+/// the first bad value and checks for missing settings only at the end, so
+/// leaving out any other setting leaves the error as it was). `None` when
+/// the error is not about one value (`unknown variant` and type errors
+/// from serde do not name the field).
+fn culprit<T: DeserializeOwned>(merged: &Map<String, Value>, error: &str) -> Option<String> {
+    merged.keys().find_map(|key| {
+        if error.contains(&format!("`{key}`")) {
+            // serde named it already (`missing field`, `duplicate field`).
+            return None;
+        }
+        let mut without = merged.clone();
+        // Keep the order: serde reports the first bad value it meets.
+        without.shift_remove(key);
+        match serde_json::from_value::<T>(Value::Object(without)) {
+            Err(other) if other.to_string() == error => None,
+            _ => Some(key.clone()),
+        }
     })
 }
 
@@ -409,12 +434,31 @@ mod tests {
             ),
             (
                 &[("TAP_DEMO_HOST", "h"), ("TAP_DEMO_MODE", "slow")],
-                "configuration: unknown variant `slow`, expected `fast`",
+                "configuration: setting \"mode\": unknown variant `slow`, expected `fast`",
             ),
         ];
         for (env, expected) in cases {
             assert_eq!(load(&[], env).expect_err(expected).to_string(), expected);
         }
+    }
+
+    #[test]
+    fn a_value_the_config_type_rejects_names_its_setting() {
+        let files = Files::new("culprit");
+        let file = files.write("c.json", r#"{"host": "h", "mode": "slow", "port": 70000}"#);
+        let error = load(&[file], &[]).expect_err("mode is not a Mode");
+        assert_eq!(
+            error.to_string(),
+            "configuration: setting \"mode\": unknown variant `slow`, expected `fast`"
+        );
+        let file = files.write("d.json", r#"{"host": "h", "port": 70000}"#);
+        let error = load(&[file], &[]).expect_err("port is not a u16");
+        assert!(
+            error
+                .to_string()
+                .starts_with("configuration: setting \"port\": "),
+            "{error}"
+        );
     }
 
     #[test]

@@ -29,6 +29,11 @@
 //! ```
 //!
 //! The wire format of every message type is documented in [`message`].
+//!
+//! For a whole tap built on this crate (flags, `--config` files and
+//! environment variables, `--about`, `--discover`/`--catalog`, the
+//! [`Writer`]), see the example `examples/tap-csv-file` in the repository;
+//! `examples/target-jsonl` shows a target.
 
 #![warn(missing_docs)]
 

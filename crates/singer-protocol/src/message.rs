@@ -102,7 +102,13 @@ impl Message {
             });
         }
         let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|source| {
-            let (column, reason) = crate::error::json_reason(&source);
+            let (column, mut reason) = crate::error::json_reason(&source);
+            if let Some(literal) = non_json_literal(text, column) {
+                reason = format!(
+                    "{literal} is not a JSON value (JSON has no NaN or Infinity; \
+                     send null or a string)"
+                );
+            }
             if source.is_data() {
                 Error::NotAMessage {
                     line,
@@ -117,8 +123,60 @@ impl Message {
                 }
             }
         })?;
-        envelope.into_message(line)
+        envelope.into_message(text, line)
     }
+}
+
+/// The non-JSON literal (`NaN`, `Infinity`, `-Infinity`) that JSON
+/// encoders such as Python's write for floats JSON cannot hold, when the
+/// parser stopped at one (`column` is 1-based; the parser stops on the
+/// literal's first byte, or on its second after a minus sign).
+fn non_json_literal(text: &str, column: usize) -> Option<&'static str> {
+    let at = column.checked_sub(1)?;
+    let before = text.get(at.checked_sub(1)?..).unwrap_or_default();
+    let here = text.get(at..).unwrap_or_default();
+    ["-Infinity", "-NaN"]
+        .into_iter()
+        .find(|literal| before.starts_with(literal))
+        .or_else(|| {
+            ["Infinity", "NaN"]
+                .into_iter()
+                .find(|literal| here.starts_with(literal))
+        })
+}
+
+/// Rejects a record whose strings hold a `\uD800`-`\uDFFF` escape that is
+/// not half of a surrogate pair: it is not Unicode, and the record is kept
+/// as raw text, which the parser does not decode. Only records with such an
+/// escape (Python's `ensure_ascii` writes one for every character beyond
+/// U+FFFF) are decoded in full to check.
+fn check_unicode_escapes(line_text: &str, record: &str, line: u64) -> Result<()> {
+    let bytes = record.as_bytes();
+    let has_surrogate_escape = memchr::memmem::find_iter(bytes, b"\\u").any(|at| {
+        matches!(bytes.get(at + 2), Some(b'd' | b'D'))
+            && matches!(
+                bytes.get(at + 3),
+                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+            )
+    });
+    if !has_surrogate_escape {
+        return Ok(());
+    }
+    serde_json::from_str::<Value>(record)
+        .map(drop)
+        .map_err(|source| {
+            let (column, reason) = crate::error::json_reason(&source);
+            // The column within the whole line: the record is a slice of it.
+            let offset = record
+                .as_ptr()
+                .addr()
+                .saturating_sub(line_text.as_ptr().addr());
+            Error::MalformedJson {
+                line,
+                column: offset + column,
+                reason,
+            }
+        })
 }
 
 /// `SCHEMA`: the JSON schema of a stream's records.
@@ -293,7 +351,7 @@ struct Envelope<'a> {
 }
 
 impl Envelope<'_> {
-    fn into_message(self, line: u64) -> Result<Message> {
+    fn into_message(self, text: &str, line: u64) -> Result<Message> {
         let Some(kind) = self.kind.as_deref() else {
             return Err(Error::MissingType { line });
         };
@@ -316,6 +374,7 @@ impl Envelope<'_> {
                 if !record.get().starts_with('{') {
                     return Err(ctx.invalid("record", "a JSON object"));
                 }
+                check_unicode_escapes(text, record.get(), line)?;
                 Ok(Message::Record(RecordMessage {
                     stream,
                     record: record.to_owned(),
@@ -442,6 +501,52 @@ mod tests {
     fn roundtrip(line: &str) -> String {
         let message = Message::parse(line, 1).expect("parses");
         serde_json::to_string(&message).expect("serialises")
+    }
+
+    #[test]
+    fn nan_and_infinity_literals_are_named() {
+        for (line, literal, column) in [
+            (
+                r#"{"type":"RECORD","stream":"s","record":{"x":NaN}}"#,
+                "NaN",
+                45,
+            ),
+            (
+                r#"{"type":"RECORD","stream":"s","record":{"x":Infinity}}"#,
+                "Infinity",
+                45,
+            ),
+            (
+                r#"{"type":"RECORD","stream":"s","record":{"x":-Infinity}}"#,
+                "-Infinity",
+                46,
+            ),
+            (r#"{"type":"STATE","value":[1,NaN]}"#, "NaN", 28),
+        ] {
+            assert_eq!(
+                Message::parse(line, 7).expect_err("not JSON").to_string(),
+                format!(
+                    "line 7, column {column}: malformed JSON: {literal} is not a JSON value \
+                     (JSON has no NaN or Infinity; send null or a string)"
+                ),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn lone_surrogate_escape_in_a_record_is_malformed() {
+        let line =
+            r#"{"type":"RECORD","stream":"s","record":{"a":"ok \ud83d\ude00","b":"\udc00"}}"#;
+        assert_eq!(
+            Message::parse(line, 3)
+                .expect_err("not Unicode")
+                .to_string(),
+            "line 3, column 73: malformed JSON: lone leading surrogate in hex escape"
+        );
+        // A surrogate pair (Python's ensure_ascii for an emoji) is fine.
+        let pair = r#"{"type":"RECORD","stream":"s","record":{"a":"\ud83d\ude00"}}"#;
+        assert!(Message::parse(pair, 1).is_ok());
     }
 
     #[test]

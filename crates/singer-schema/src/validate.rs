@@ -222,7 +222,9 @@ impl Validator {
         }
         .walk(&mut compiled, "", 0)?;
         let inner = compile::options(draft).build(&compiled).map_err(|error| {
-            let pointer = error.schema_path().as_str().to_owned();
+            // The place in the stream's schema (the meta-schema validates it:
+            // its instance path), not the meta-schema keyword that failed.
+            let pointer = error.instance_path().as_str().to_owned();
             invalid(&pointer, error.masked_with("the schema").to_string())
         })?;
         Ok(Self {

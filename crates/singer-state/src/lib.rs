@@ -55,6 +55,11 @@
 //! assert!(text.contains(r#""meltano":{"run_id":7}"#));
 //! # Ok::<(), singer_state::Error>(())
 //! ```
+//!
+//! The example `examples/tap-csv-file` in the repository is a whole tap
+//! built on this crate: it reads `--state` through [`FileStateStore`],
+//! [`State::reconcile`]s the stream with its replication key and
+//! [`State::advance`]s the bookmark row by row.
 #![warn(missing_docs)]
 
 mod bookmark;

@@ -76,6 +76,12 @@ const SETTINGS: &[Setting] = &[
     .default_value("300"),
     Setting::new("metrics_interval_seconds", SettingKind::Integer, "Seconds between METRIC lines.")
         .default_value("60"),
+    Setting::new(
+        "max_line_bytes",
+        SettingKind::Integer,
+        "Longest input line accepted, in bytes; a longer one fails the run with its line number.",
+    )
+    .default_value("67108864"),
 ];
 
 /// append or overwrite.
@@ -161,6 +167,9 @@ pub struct CsvConfig {
     /// Seconds between METRIC lines.
     #[serde(default = "default_metrics_interval")]
     pub metrics_interval_seconds: u64,
+    /// Longest input line accepted, in bytes.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
 }
 
 fn default_destination() -> PathBuf {
@@ -193,6 +202,9 @@ const fn default_commit_interval() -> u64 {
 const fn default_metrics_interval() -> u64 {
     60
 }
+const fn default_max_line_bytes() -> usize {
+    singer_protocol::DEFAULT_MAX_LINE_BYTES
+}
 
 impl Default for CsvConfig {
     fn default() -> Self {
@@ -215,6 +227,7 @@ impl Default for CsvConfig {
             batch_max_age_seconds: default_batch_age(),
             commit_interval_seconds: default_commit_interval(),
             metrics_interval_seconds: default_metrics_interval(),
+            max_line_bytes: default_max_line_bytes(),
         }
     }
 }
@@ -229,7 +242,7 @@ impl CsvConfig {
             Mode::Overwrite => None,
             Mode::Append => Some(Duration::from_secs(self.commit_interval_seconds)),
         };
-        DriverConfig::default()
+        let mut config = DriverConfig::default()
             .with_batch(BatchConfig {
                 max_records: self.batch_size_rows,
                 max_bytes: self.batch_max_bytes,
@@ -243,7 +256,9 @@ impl CsvConfig {
                 flattening_enabled: self.flattening_enabled,
                 flattening_max_depth: self.flattening_max_depth,
             })
-            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)))
+            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)));
+        config.max_line_bytes = self.max_line_bytes.max(1);
+        config
     }
 
     /// The file name template in effect.

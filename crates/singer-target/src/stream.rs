@@ -169,7 +169,10 @@ impl Stream {
         {
             return Ok(false);
         }
-        let (missing_key, fast_passed) = {
+        // Filling the row can fail (a repeated property, a record too deep
+        // to decode): the row is removed again, so the batch holds only
+        // whole, accepted rows.
+        let filled = (|| -> Result<(Option<String>, bool)> {
             let mut row = self.batch.begin_row(line);
             let mut passed = true;
             match (&self.flattener, parsed) {
@@ -184,19 +187,22 @@ impl Stream {
                     fill_from_map(&mut row, &flat, &self.index);
                 }
                 _ => {
+                    let mut duplicate = None;
                     passed = fill_from_raw(
                         &mut row,
                         raw,
                         &self.columns,
                         &self.index,
                         self.fast.as_ref(),
+                        &mut duplicate,
                     )
-                    .map_err(|e| {
-                        Error::Input(singer_protocol::Error::NotAMessage {
+                    .map_err(|e| match duplicate {
+                        Some(property) => Error::DuplicateProperty {
                             line,
-                            column: e.column(),
-                            reason: format!("record is not a JSON object: {e}"),
-                        })
+                            stream: record.stream.clone(),
+                            property,
+                        },
+                        None => undecodable(record, line, &e),
                     })?;
                     if let Some(fast) = &self.fast {
                         passed = passed && fast.required.iter().all(|i| row.is_set(*i));
@@ -211,11 +217,24 @@ impl Stream {
                 .iter()
                 .find(|(index, _)| !row_has_value(&row, *index))
                 .map(|(_, key)| key.clone());
-            (missing, passed)
+            Ok((missing, passed))
+        })();
+        let (missing_key, fast_passed) = match filled {
+            Ok(filled) => filled,
+            Err(error) => {
+                self.batch.pop_row();
+                return Err(error);
+            }
         };
         if !fast_passed && let Some(validator) = &self.validator {
             // Unsure or invalid: the full validator decides and explains.
-            let value = parse_map(raw, record, line)?;
+            let value = match parse_map(raw, record, line) {
+                Ok(value) => value,
+                Err(error) => {
+                    self.batch.pop_row();
+                    return Err(error);
+                }
+            };
             let outcome = validator.check(&value, line);
             let keep = match self.apply_outcome(outcome, line) {
                 Ok(keep) => keep,
@@ -286,17 +305,72 @@ fn row_has_value(row: &RowBuilder<'_>, index: usize) -> bool {
     row.get(index).is_some_and(|text| text != "null")
 }
 
+/// Parses a record into a `Value`, refusing a property named twice at the
+/// top level (serde_json would keep the last silently).
 fn parse_map(raw: &str, record: &RecordMessage, line: u64) -> Result<Value> {
-    serde_json::from_str(raw).map_err(|e| {
-        Error::Input(singer_protocol::Error::NotAMessage {
+    let mut duplicate = None;
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    let parsed = UniqueKeys {
+        duplicate: &mut duplicate,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|map| deserializer.end().map(|()| map));
+    match parsed {
+        Ok(map) => Ok(Value::Object(map)),
+        Err(_) if duplicate.is_some() => Err(Error::DuplicateProperty {
             line,
-            column: e.column(),
-            reason: format!(
-                "record of stream {:?} is not a JSON object: {e}",
-                record.stream
-            ),
-        })
-    })
+            stream: record.stream.clone(),
+            property: duplicate.unwrap_or_default(),
+        }),
+        Err(e) => Err(undecodable(record, line, &e)),
+    }
+}
+
+/// A record the fast path or the full parse could not decode (too deeply
+/// nested, say: the reader only checked that it is well-formed).
+fn undecodable(record: &RecordMessage, line: u64, error: &serde_json::Error) -> Error {
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    Error::UndecodableRecord {
+        line,
+        stream: record.stream.clone(),
+        reason: text.strip_suffix(&suffix).unwrap_or(&text).to_owned(),
+    }
+}
+
+/// A JSON object into a `Map`, noting the first name that appears twice.
+struct UniqueKeys<'a> {
+    duplicate: &'a mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = Map<String, Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys<'_> {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let value: Value = access.next_value()?;
+            if map.contains_key(&key) {
+                let message = format!("duplicate property {key:?}");
+                *self.duplicate = Some(key);
+                return Err(serde::de::Error::custom(message));
+            }
+            map.insert(key, value);
+        }
+        Ok(map)
+    }
 }
 
 fn fill_from_map(
@@ -325,6 +399,7 @@ fn fill_from_raw(
     columns: &[String],
     index: &HashMap<String, usize>,
     fast: Option<&FastSchema>,
+    duplicate: &mut Option<String>,
 ) -> Result<bool, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(raw);
     let passed = RowSeed {
@@ -332,6 +407,7 @@ fn fill_from_raw(
         columns,
         index,
         fast,
+        duplicate,
     }
     .deserialize(&mut deserializer)?;
     deserializer.end()?;
@@ -343,6 +419,8 @@ struct RowSeed<'r, 'b> {
     columns: &'r [String],
     index: &'r HashMap<String, usize>,
     fast: Option<&'r FastSchema>,
+    /// Set to the first property the record names twice.
+    duplicate: &'r mut Option<String>,
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
@@ -365,12 +443,27 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_> {
         // next column's name before hashing.
         let mut next = 0;
         let mut passed = true;
+        // Properties outside the schema, to catch one named twice; almost
+        // always empty, so a list beats a set.
+        let mut others: Vec<Cow<'de, str>> = Vec::new();
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
             let found = match self.columns.get(next) {
                 Some(name) if *name == key => Some(next),
                 _ => self.index.get(key.as_ref()).copied(),
             };
+            let repeated = match found {
+                Some(i) => self.row.is_set(i),
+                None => others.contains(&key),
+            };
+            if repeated {
+                let message = format!("duplicate property {key:?}");
+                *self.duplicate = Some(key.into_owned());
+                return Err(serde::de::Error::custom(message));
+            }
+            if found.is_none() {
+                others.push(key.clone());
+            }
             if let Some(fast) = self.fast {
                 passed = passed
                     && match found.and_then(|i| fast.checks.get(i)) {
@@ -463,5 +556,62 @@ mod tests {
             "line 3 (stream \"s\"): record has no value for key property \"a\""
         );
         assert_eq!(stream.batch.len(), 1, "the failed row is not kept");
+    }
+
+    #[test]
+    fn record_nested_too_deeply_is_refused_with_line_and_stream() {
+        let s = schema(
+            r#"{"type":"SCHEMA","stream":"s","schema":{"properties":{"a":{"type":"string"}}},"key_properties":[]}"#,
+        );
+        let deep = format!(r#"{{"a":{}1{}}}"#, "[".repeat(200), "]".repeat(200));
+        let validation = ValidationConfig::new();
+        let mut stream = Stream::new(&s, 1, Some(&validation), 0, false).expect("stream");
+        let error = stream.push(&record(&deep), 9, &CTX).expect_err("too deep");
+        assert_eq!(
+            error.to_string(),
+            "line 9 (stream \"s\"): record cannot be decoded: recursion limit exceeded"
+        );
+        assert!(stream.batch.is_empty());
+        // Without validation nothing decodes the value: it passes through
+        // as the JSON text it is.
+        let mut stream = Stream::new(&s, 1, None, 0, false).expect("stream");
+        assert!(stream.push(&record(&deep), 9, &CTX).expect("raw text"));
+    }
+
+    #[test]
+    fn record_with_a_repeated_property_is_refused() {
+        let s = schema(
+            r#"{"type":"SCHEMA","stream":"s","schema":{"properties":{"a":{"type":"integer"},"b":{"anyOf":[{"type":"string"},{"type":"null"}]}}},"key_properties":["a"]}"#,
+        );
+        let validation = ValidationConfig::new();
+        // Fast path (raw cells), full validator (flattening parses the
+        // record), and no validation at all: the same refusal.
+        for (validate, depth) in [(true, 0), (true, 1), (false, 0)] {
+            let config = validate.then_some(&validation);
+            let mut stream = Stream::new(&s, 1, config, depth, false).expect("stream");
+            for (record, property) in [
+                (r#"{"a":1,"b":"x","a":2}"#, "a"),
+                (r#"{"a":1,"b":"x","b":null}"#, "b"),
+                (r#"{"a":1,"zz":1,"zz":2}"#, "zz"),
+            ] {
+                let error = stream
+                    .push(&self::record(record), 4, &CTX)
+                    .expect_err("duplicate");
+                assert_eq!(
+                    error.to_string(),
+                    format!(
+                        "line 4 (stream \"s\"): record has property \"{property}\" more than once (duplicate keys are ambiguous in JSON)"
+                    ),
+                    "{record} validate={validate} depth={depth}"
+                );
+            }
+            assert!(stream.batch.is_empty(), "no row kept");
+            // Nested objects are values, passed through as written.
+            assert!(
+                stream
+                    .push(&self::record(r#"{"a":1,"b":"x"}"#), 5, &CTX)
+                    .expect("valid")
+            );
+        }
     }
 }

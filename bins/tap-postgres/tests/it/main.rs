@@ -9,6 +9,8 @@
     reason = "test helpers: a failed expectation is the test failing"
 )]
 
+mod corpus;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -256,7 +258,7 @@ fn manifest_mode_through_the_binary_with_upstream_environment() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains(
-            "unknown table \\\"isues\\\"; the manifest's tables are: issues, issues_internal_only,"
+            "unknown table \"isues\"; the manifest's tables are: issues, issues_internal_only,"
         ),
         "{stderr}"
     );

@@ -10,6 +10,7 @@
 
 mod support;
 
+mod corpus;
 mod crash;
 mod errors;
 mod golden;

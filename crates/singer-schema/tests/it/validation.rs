@@ -554,3 +554,19 @@ fn draft_follows_schema_keyword_else_draft_7() {
     let v = Validator::new("s", &schema, &config).unwrap();
     assert!(v.is_valid(&json!({"a": 0.5})) && !v.is_valid(&json!({"a": 1})));
 }
+
+#[test]
+fn invalid_schema_error_points_into_the_streams_schema() {
+    // The meta-schema rejects `"integr"`; the pointer is where it sits in the
+    // stream's schema, not the meta-schema keyword that failed.
+    let schema = json!({"type": "object", "properties": {"id": {"type": "integr"}}});
+    let error = Validator::new("users", &schema, &ValidationConfig::new())
+        .map(|_| ())
+        .expect_err("not a valid schema");
+    assert!(
+        error
+            .to_string()
+            .starts_with("stream \"users\": invalid schema at /properties/id/type: "),
+        "{error}"
+    );
+}
