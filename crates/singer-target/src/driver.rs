@@ -80,6 +80,16 @@ pub struct Driver<L: Loader> {
     pending_state: Option<Value>,
     /// Whether the loader was asked to do anything since the last commit.
     dirty: bool,
+    /// Whether a STATE arrived in this run.
+    seen_state: bool,
+    /// Records received since the latest STATE (only counted once a STATE
+    /// arrived): a commit waits until none are, so that what it publishes
+    /// is exactly what the STATE it writes covers.
+    uncovered: u64,
+    /// A stream and table version among the uncovered records.
+    uncovered_version: Option<(String, u64)>,
+    /// Whether an ACTIVATE_VERSION arrived since the latest STATE.
+    activated_since_state: bool,
     last_commit: Instant,
     last_metrics: Instant,
     line: u64,
@@ -111,6 +121,10 @@ impl<L: Loader> Driver<L> {
             order: Vec::new(),
             pending_state: None,
             dirty: false,
+            seen_state: false,
+            uncovered: 0,
+            uncovered_version: None,
+            activated_since_state: false,
             last_commit: Instant::now(),
             last_metrics: Instant::now(),
             line: 0,
@@ -238,7 +252,27 @@ impl<L: Loader> Driver<L> {
             }
             self.on_tick(out)?;
         }
+        if let Some((stream, version)) = self.uncovered_version.take()
+            && !self.activated_since_state
+        {
+            // The tap died mid-copy; a commit now would publish records the
+            // resumed copy sends again under the same version.
+            return Err(Error::EndedWithoutState {
+                line: self.line,
+                records: self.uncovered,
+                stream,
+                version,
+            });
+        }
         self.checkpoint(out)
+    }
+
+    /// Whether every record received is covered by the latest STATE (or no
+    /// STATE arrived yet, so there is nothing to resume from): only then
+    /// may a commit happen, so a commit never publishes records that a
+    /// resume from the STATE it writes would send again.
+    const fn covered(&self) -> bool {
+        !self.seen_state || self.uncovered == 0
     }
 
     fn interrupted(&self) -> bool {
@@ -317,12 +351,23 @@ impl<L: Loader> Driver<L> {
         }
         self.summary.records += 1;
         self.dirty = true;
+        if self.seen_state {
+            self.uncovered += 1;
+            if self.uncovered_version.is_none()
+                && let Some(version) = record.version
+            {
+                self.uncovered_version = Some((record.stream.clone(), version));
+            }
+        }
+        let Some(stream) = self.streams.get(&record.stream) else {
+            return Ok(());
+        };
         let batch = &stream.batch;
         if batch.len() >= self.config.batch.max_records
             || batch.byte_size() >= self.config.batch.max_bytes
         {
             self.write_stream(&record.stream)?;
-            if self.commit_due() {
+            if self.commit_due() && self.covered() {
                 self.checkpoint(out)?;
             }
         }
@@ -397,6 +442,10 @@ impl<L: Loader> Driver<L> {
 
     fn state<W: Write>(&mut self, value: Value, out: &mut Writer<W>) -> Result<()> {
         self.pending_state = Some(value);
+        self.seen_state = true;
+        self.uncovered = 0;
+        self.uncovered_version = None;
+        self.activated_since_state = false;
         if !self.dirty {
             // Everything before this STATE is committed already.
             return self.emit_state(out);
@@ -416,6 +465,7 @@ impl<L: Loader> Driver<L> {
         }
         self.write_stream(&message.stream)?;
         self.dirty = true;
+        self.activated_since_state = true;
         self.loader
             .activate_version(&message.stream, message.version)
             .map_err(|e| self.loader_error(Some(&message.stream), "activating a version", e))
@@ -432,7 +482,11 @@ impl<L: Loader> Driver<L> {
         for name in &old {
             self.write_stream(name)?;
         }
-        if self.dirty && self.commit_due() && (!old.is_empty() || self.pending_state.is_some()) {
+        if self.dirty
+            && self.commit_due()
+            && self.covered()
+            && (!old.is_empty() || self.pending_state.is_some())
+        {
             self.checkpoint(out)?;
         }
         if self.last_metrics.elapsed() >= self.config.metrics_interval {

@@ -83,6 +83,31 @@ pub enum Error {
         /// The key property.
         property: String,
     },
+    /// A record names the same property twice. JSON leaves duplicate
+    /// names undefined and parsers disagree (first wins, last wins, error),
+    /// so the record is refused rather than loaded with a guess.
+    #[error(
+        "line {line} (stream {stream:?}): record has property {property:?} more than once (duplicate keys are ambiguous in JSON)"
+    )]
+    DuplicateProperty {
+        /// The input line of the RECORD.
+        line: u64,
+        /// The stream.
+        stream: String,
+        /// The repeated property.
+        property: String,
+    },
+    /// A record the reader accepted as well-formed JSON that cannot be
+    /// decoded into values (nested deeper than the parser's limit of 128).
+    #[error("line {line} (stream {stream:?}): record cannot be decoded: {reason}")]
+    UndecodableRecord {
+        /// The input line of the RECORD.
+        line: u64,
+        /// The stream.
+        stream: String,
+        /// The parser's reason.
+        reason: String,
+    },
     /// A record fails its schema under the `fail` policy.
     #[error(transparent)]
     Validation(Box<ValidationError>),
@@ -143,6 +168,24 @@ pub enum Error {
         /// The last input line processed.
         line: u64,
     },
+    /// The input ended with records of a table version (a FULL_TABLE copy
+    /// in progress) that no STATE covers: the tap stopped mid-stream. Nothing
+    /// after the last STATE written is committed: the orchestrator resumes
+    /// from that STATE and the tap sends those records again, which would
+    /// otherwise be in the version twice.
+    #[error(
+        "input ended at line {line} with {records} records after the last STATE, of stream {stream:?} table version {version}: the tap stopped mid-stream; not committing them (a resume from the last STATE written sends them again)"
+    )]
+    EndedWithoutState {
+        /// The last input line.
+        line: u64,
+        /// Records received after the last STATE.
+        records: u64,
+        /// A stream with versioned records after the last STATE.
+        stream: String,
+        /// Their table version.
+        version: u64,
+    },
 }
 
 impl Error {
@@ -158,11 +201,14 @@ impl Error {
             | Self::Schema { line, .. }
             | Self::IncompatibleSchemaChange { line, .. }
             | Self::MissingKeyProperty { line, .. }
+            | Self::DuplicateProperty { line, .. }
+            | Self::UndecodableRecord { line, .. }
             | Self::Flatten { line, .. }
             | Self::Unsupported { line, .. }
             | Self::Loader { line, .. }
             | Self::Output { line, .. }
-            | Self::Interrupted { line } => Some(*line),
+            | Self::Interrupted { line }
+            | Self::EndedWithoutState { line, .. } => Some(*line),
         }
     }
 
@@ -173,7 +219,10 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         match self {
             Self::Input(e) => e.is_bad_input(),
-            Self::Loader { .. } | Self::Output { .. } | Self::Interrupted { .. } => false,
+            Self::Loader { .. }
+            | Self::Output { .. }
+            | Self::Interrupted { .. }
+            | Self::EndedWithoutState { .. } => false,
             _ => true,
         }
     }

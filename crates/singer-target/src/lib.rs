@@ -21,6 +21,18 @@
 //! written (no `{}`). On any error nothing more is written: the last line
 //! of stdout is the state of the last successful commit.
 //!
+//! Once a STATE has arrived, a commit also waits until no record has come
+//! after the latest STATE (it happens at a STATE, or on a tick when the
+//! input is idle right after one), so a commit publishes exactly the
+//! records that the STATE it writes covers: a resume from that STATE never
+//! sends a committed record again. For the same reason, when the input
+//! ends with records of a table version (a FULL_TABLE copy in progress)
+//! after the last STATE and no ACTIVATE_VERSION after it, the tap died
+//! mid-copy: nothing past the last STATE written is committed and the run
+//! fails with [`Error::EndedWithoutState`] (other trailing records are
+//! committed as usual: at-least-once). Found and checked by the
+//! crash/resume test of `e2e/` (SIGKILLs at random points).
+//!
 //! # Batches and memory
 //!
 //! Each stream has one open [`Batch`] of raw JSON cells, closed (written)
@@ -75,6 +87,11 @@
 //! assert_eq!(String::from_utf8_lossy(out.get_ref()), "{\"bookmarks\":{\"users\":{\"id\":1}}}\n");
 //! # Ok::<(), singer_target::Error>(())
 //! ```
+//!
+//! The example `examples/target-jsonl` in the repository is a whole target
+//! built on this crate: a [`Loader`] writing JSON lines (under 100 lines)
+//! and a `main` that runs the [`Driver`] over stdin; its test pipes the
+//! example tap `examples/tap-csv-file` into it.
 
 #![warn(missing_docs)]
 

@@ -52,9 +52,11 @@ fn a_failed_second_commit_writes_no_later_state() {
         ..Recorder::default()
     };
     let run = run_with(&input, loader, every_batch(2));
+    // The second commit waits for the STATE of line 7 (a commit never
+    // publishes records after the latest STATE).
     assert_eq!(
         run.error(),
-        "line 6: commit failed: test loader: commit failed"
+        "line 7: commit failed: test loader: commit failed"
     );
     // Only the state covered by the first commit is out.
     assert_eq!(run.states(), [r#"{"bookmarks":{"users":{"id":2}}}"#]);
@@ -380,5 +382,124 @@ fn flattening_makes_parent_child_columns() {
             Some("12345678901234567890".to_owned()),
             Some(r#""[\"a\"]""#.to_owned())
         ]
+    );
+}
+
+/// Regression (found by the crash/resume test, e2e/tests/it/crash.rs): a
+/// commit due at a full batch published records after the latest STATE; a
+/// kill before the next STATE made the resumed FULL_TABLE copy send them
+/// again, so the activated version held them twice.
+#[test]
+fn a_commit_never_publishes_records_after_the_latest_state() {
+    let input = lines(&[
+        USERS,
+        &state(0),
+        &record(1),
+        &record(2),
+        &record(3),
+        &record(4),
+        &state(4),
+        &record(5),
+        &record(6),
+    ]);
+    let run = run_with(&input, Recorder::default(), every_batch(2));
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert_eq!(
+        run.states(),
+        [
+            r#"{"bookmarks":{"users":{"id":0}}}"#,
+            r#"{"bookmarks":{"users":{"id":4}}}"#
+        ]
+    );
+    // Batches of 2 are written as they fill, but the commit after state 0
+    // waits for state 4; the end of input then commits 5 and 6 (no table
+    // version: at-least-once, nothing to duplicate).
+    let position = |n: &str| {
+        run.events
+            .iter()
+            .position(|e| matches!(e, Event::State(s) if s.contains(n)))
+            .unwrap()
+    };
+    let (state_0, state_4) = (position(":0"), position(":4"));
+    let commits: Vec<usize> = run
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(i, e)| matches!(e, Event::Commit) && (state_0..state_4).contains(i))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(commits, [state_4 - 1], "{:#?}", run.events);
+    assert!(
+        matches!(run.events.last(), Some(Event::Commit)),
+        "{:#?}",
+        run.events
+    );
+    assert_states_follow_commits(&run.events);
+}
+
+/// Regression (crash/resume test): when the tap died in the middle of a
+/// FULL_TABLE copy, the end of input committed the records after its last
+/// STATE; the resumed copy (same version, from that STATE) sent them again.
+#[test]
+fn input_ending_with_versioned_records_after_the_last_state_commits_nothing_past_it() {
+    let versioned = |id: u32| {
+        format!(
+            r#"{{"type":"RECORD","stream":"users","record":{{"id":{id},"name":"n{id}"}},"version":7}}"#
+        )
+    };
+    let input = lines(&[
+        USERS,
+        &versioned(1),
+        &versioned(2),
+        &state(2),
+        &versioned(3),
+        &versioned(4),
+        &versioned(5),
+    ]);
+    let run = run_with(&input, Recorder::default(), every_batch(2));
+    assert!(
+        matches!(
+            run.result,
+            Err(Error::EndedWithoutState {
+                records: 3,
+                version: 7,
+                ..
+            })
+        ),
+        "{:?}",
+        run.result
+    );
+    assert_eq!(
+        run.error(),
+        "input ended at line 7 with 3 records after the last STATE, of stream \"users\" table version 7: the tap stopped mid-stream; not committing them (a resume from the last STATE written sends them again)"
+    );
+    assert_eq!(run.states(), [r#"{"bookmarks":{"users":{"id":2}}}"#]);
+    // The last commit is the one before state 2.
+    let last_commit = run.events.iter().rposition(|e| matches!(e, Event::Commit));
+    let state_2 = run.events.iter().position(|e| matches!(e, Event::State(_)));
+    assert_eq!(last_commit.map(|c| c + 1), state_2, "{:#?}", run.events);
+}
+
+#[test]
+fn input_ending_after_an_activate_version_commits_the_copy() {
+    let versioned = |id: u32| {
+        format!(
+            r#"{{"type":"RECORD","stream":"users","record":{{"id":{id},"name":"n{id}"}},"version":7}}"#
+        )
+    };
+    // A tap that writes no STATE after the last records of a finished copy.
+    let input = lines(&[
+        USERS,
+        &state(0),
+        &versioned(1),
+        &versioned(2),
+        r#"{"type":"ACTIVATE_VERSION","stream":"users","version":7}"#,
+    ]);
+    let run = run_with(&input, Recorder::default(), every_batch(2));
+    assert!(run.result.is_ok(), "{:?}", run.result);
+    assert!(
+        matches!(run.events.last(), Some(Event::Commit)),
+        "{:#?}",
+        run.events
     );
 }

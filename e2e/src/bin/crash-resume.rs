@@ -1,0 +1,118 @@
+//! `crash-resume`: the long crash/resume run, for hand runs
+//! (`benches/crash-resume.sh` builds it in release mode and calls it).
+//!
+//! ```text
+//! crash-resume [--rows N] [--kills N] [--seed N] [--state-interval N]
+//!              [--batch-rows N] [--changes N] [--work-dir DIR]
+//! ```
+//!
+//! Starts a throwaway PostgreSQL, fills two tables of `--rows` rows, runs
+//! `tap-postgres | target-csv` with `--kills` SIGKILLs at random stages
+//! (see `singer_e2e::crash`), and prints the report. Exit code 0 when the
+//! destination matches the source, 1 when it does not or the run failed,
+//! 2 on a usage error.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a report for a human, not a Singer binary"
+)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use singer_e2e::binaries::binary;
+use singer_e2e::crash::{self, CsvDestination, Scenario, Source};
+
+fn main() -> ExitCode {
+    let mut scenario =
+        Scenario::ci(std::env::temp_dir().join(format!("crash-resume-{}", std::process::id())));
+    scenario.rows = 300_000;
+    scenario.kills = 40;
+    scenario.seed = 1;
+    scenario.state_interval = 10_000;
+    scenario.batch_rows = 20_000;
+    scenario.changes_per_attempt = 200;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let Some(value) = args.next() else {
+            eprintln!("{flag} needs a value");
+            return ExitCode::from(2);
+        };
+        let number = || {
+            value.parse::<u64>().map_err(|_| {
+                eprintln!("{flag}: not a number: {value:?}");
+                ExitCode::from(2)
+            })
+        };
+        let parsed = match flag.as_str() {
+            "--rows" => number().map(|n| scenario.rows = n),
+            "--kills" => {
+                number().map(|n| scenario.kills = usize::try_from(n).unwrap_or(usize::MAX))
+            }
+            "--seed" => number().map(|n| scenario.seed = n),
+            "--state-interval" => number().map(|n| scenario.state_interval = n),
+            "--batch-rows" => number().map(|n| scenario.batch_rows = n),
+            "--changes" => number().map(|n| scenario.changes_per_attempt = n),
+            "--work-dir" => {
+                scenario.work_dir = PathBuf::from(&value);
+                Ok(())
+            }
+            _ => {
+                eprintln!(
+                    "unknown flag {flag}; usage: crash-resume [--rows N] [--kills N] [--seed N] [--state-interval N] [--batch-rows N] [--changes N] [--work-dir DIR]"
+                );
+                Err(ExitCode::from(2))
+            }
+        };
+        if let Err(code) = parsed {
+            return code;
+        }
+    }
+    match run(&scenario) {
+        Ok(report) => {
+            println!("{}", report.to_text());
+            println!(
+                "work directory (configs, states, logs, CSV files): {}",
+                scenario.work_dir.display()
+            );
+            if report.failures().is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("crash-resume failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(scenario: &Scenario) -> Result<crash::Report, Box<dyn std::error::Error>> {
+    let tap = binary("tap-postgres")?;
+    let target = binary("target-csv")?;
+    if scenario.work_dir.exists() {
+        std::fs::remove_dir_all(&scenario.work_dir)?;
+    }
+    std::fs::create_dir_all(&scenario.work_dir)?;
+    let cluster = singer_testkit::postgres()?;
+    let db = cluster.create_database("crash")?;
+    let mut client = cluster.connect(&db)?;
+    println!("seeding 2 × {} rows ...", scenario.rows);
+    crash::seed_source(&mut client, scenario.rows)?;
+    let source = Source {
+        host: cluster.host().to_owned(),
+        port: cluster.port(),
+        user: cluster.user().to_owned(),
+        dbname: db,
+    };
+    let destination = CsvDestination::new(target, &scenario.work_dir, scenario.batch_rows)?;
+    Ok(crash::run(
+        scenario,
+        &tap,
+        &source,
+        &mut client,
+        &destination,
+    )?)
+}

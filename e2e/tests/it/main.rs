@@ -1,0 +1,18 @@
+//! End-to-end tests: Meltano with our binaries as custom plugins
+//! (`meltano`), and crash/resume of `tap-postgres | target-csv` (`crash`).
+//!
+//! The binaries are built by the harness (`singer_e2e::binaries`): it runs
+//! `cargo build -p tap-postgres -p target-csv` in this test's profile
+//! first, so `cargo test -p singer-e2e` alone tests fresh binaries.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr,
+    reason = "test helpers abort loudly and print what they ran"
+)]
+
+mod crash;
+mod meltano;
