@@ -47,6 +47,15 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A bad-input corpus file is malformed.
+    #[error("corpus file {path}: {reason}")]
+    Corpus {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A command could not be started at all.
     #[error("could not run `{command}`")]
     Spawn {
@@ -101,9 +110,29 @@ pub enum Error {
         source: postgres::Error,
     },
 
+    /// The Python venv with fakesnow (the Snowflake double) is missing.
+    #[error(
+        "the Snowflake double needs fakesnow in a Python venv at {}, which is missing: {}",
+        venv.display(),
+        crate::snowflake::install_hint(venv)
+    )]
+    FakesnowMissing {
+        /// Where the venv was looked for.
+        venv: PathBuf,
+    },
+
+    /// The Snowflake double did not start.
+    #[error("the Snowflake double (fakesnow wrapper) did not start: {reason}{}", log_section(&Some(log_tail.clone()).filter(|t| !t.is_empty())))]
+    DoubleFailed {
+        /// What went wrong.
+        reason: String,
+        /// The tail of its log.
+        log_tail: String,
+    },
+
     /// Starting the shared cluster failed earlier in this process; this is
     /// that first failure, repeated for every later caller.
-    #[error("the throwaway PostgreSQL cluster is unavailable: {message}")]
+    #[error("the throwaway service is unavailable (its first start failed): {message}")]
     Unavailable {
         /// The first failure with its causes.
         message: String,
@@ -112,7 +141,7 @@ pub enum Error {
 
 fn log_section(tail: &Option<String>) -> String {
     match tail {
-        Some(tail) => format!("\n--- server log (tail) ---\n{tail}"),
+        Some(tail) => format!("\n--- log (tail) ---\n{tail}"),
         None => String::new(),
     }
 }

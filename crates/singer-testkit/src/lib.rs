@@ -1,4 +1,5 @@
-//! Test support for the Singer workspace: a throwaway PostgreSQL cluster.
+//! Test support for the Singer workspace: a throwaway PostgreSQL cluster,
+//! and the walk of the bad-input corpus ([`corpus`]).
 //!
 //! [`postgres()`] starts one PostgreSQL cluster per test binary from the
 //! server binaries installed on the machine (see [`bin_dir()`]), in a fresh
@@ -22,13 +23,28 @@
 //! assert_eq!(row.try_get::<_, i32>(0)?, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! [`snowflake_double()`] starts, once per test binary, fakesnow (Snowflake
+//! emulated on DuckDB, from the venv `scripts/setup` creates under
+//! `target/fakesnow/venv`, see [`venv_dir()`]) behind our wrapper server
+//! [`wrapper_path()`], which fixes what `snowflake-connector-rs` cannot read
+//! from fakesnow. It listens on a free port of `127.0.0.1` and exits when
+//! the test process does. Each test isolates itself with
+//! [`SnowflakeDouble::isolated_database`] (the `FAKESNOW_DB_PATH` login
+//! session parameter). A missing venv is an error saying how to create it.
 #![warn(missing_docs)]
 
 mod bindir;
 mod cluster;
+pub mod corpus;
 mod error;
+mod snowflake;
 mod user;
 
 pub use bindir::{BINDIR_ENV, bin_dir};
 pub use cluster::{Cluster, postgres};
 pub use error::Error;
+pub use snowflake::{
+    FAKESNOW_REQUIREMENTS, FAKESNOW_VENV_ENV, SnowflakeDouble, snowflake_double, venv_dir,
+    wrapper_path,
+};

@@ -1,0 +1,503 @@
+//! Batch rows → the JSON array bound to one staging statement, and the SQL
+//! that reads it back typed.
+//!
+//! Each row becomes an object `{"c0": .., "c3": ..}` (keys are column
+//! positions, so no column name reaches the JSON; NULL and absent cells are
+//! left out, which reads back as SQL NULL). Numbers travel as strings of
+//! their exact decimal text and are cast with `::VARCHAR::NUMBER(p,s)`, so
+//! no digit goes through a float; timestamps are converted to UTC text
+//! here; binary values become hex.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use serde_json::Value;
+use singer_target::Row;
+
+use crate::config::{SpecialValues, TimestampType};
+use crate::error::{Error, Result};
+use crate::types::SqlType;
+
+/// How a binary column's strings are encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinaryEncoding {
+    /// base64 (`contentEncoding: base64`, the default).
+    Base64,
+    /// hex (`contentEncoding: base16`/`hex`).
+    Hex,
+}
+
+/// One column of the stage: where its cell is and how it is cast.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnPlan {
+    /// The property name (for errors).
+    pub(crate) property: String,
+    /// The cell index in batch rows; `None` for a loader-filled column.
+    pub(crate) cell: Option<usize>,
+    /// The column's SQL type.
+    pub(crate) sql_type: SqlType,
+    /// `''` loads as NULL.
+    pub(crate) empty_string_is_null: bool,
+    /// Binary encoding.
+    pub(crate) binary: BinaryEncoding,
+}
+
+/// What a special value became (for counting).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct EncodeCounts {
+    /// Values loaded as NULL under `special_values: null`.
+    pub(crate) nulled: u64,
+}
+
+/// Settings of the encoder.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EncodeOptions {
+    pub(crate) special: SpecialValues,
+}
+
+/// The SQL expression reading column `index` of a staged JSON row `f.value`.
+pub(crate) fn stage_expression(index: usize, sql_type: SqlType) -> String {
+    let v = format!("f.value:c{index}");
+    match sql_type {
+        SqlType::Variant => v,
+        SqlType::Boolean => format!("{v}::BOOLEAN"),
+        SqlType::Binary => format!("TO_BINARY({v}::VARCHAR, 'HEX')"),
+        SqlType::Varchar(_) => format!("{v}::VARCHAR"),
+        other => format!("{v}::VARCHAR::{other}"),
+    }
+}
+
+/// Appends row `row` (1-based `position` in its batch) as a JSON object to
+/// `out`.
+pub(crate) fn encode_row(
+    out: &mut String,
+    stream: &str,
+    row: &Row<'_>,
+    position: usize,
+    plans: &[ColumnPlan],
+    options: EncodeOptions,
+    counts: &mut EncodeCounts,
+) -> Result<()> {
+    out.push('{');
+    let mut first = true;
+    for (index, plan) in plans.iter().enumerate() {
+        let Some(cell) = plan.cell.and_then(|c| row.get(c)) else {
+            continue;
+        };
+        let mark = out.len();
+        if !first {
+            out.push(',');
+        }
+        let _ = write!(out, "\"c{index}\":");
+        let wrote = match encode_cell(out, cell, plan) {
+            Ok(wrote) => wrote,
+            Err(Problem::Special { reason }) => match options.special {
+                SpecialValues::Null => {
+                    counts.nulled += 1;
+                    tracing::warn!(stream, column = %plan.property, row = position, value = %preview(cell), reason, "Value no Snowflake type holds; loaded as NULL.");
+                    false
+                }
+                SpecialValues::Error => {
+                    return Err(Error::SpecialValue {
+                        stream: stream.to_owned(),
+                        column: plan.property.clone(),
+                        row: position,
+                        value: preview(cell),
+                        sql_type: plan.sql_type.to_string(),
+                        reason,
+                    });
+                }
+            },
+            Err(Problem::Bad(reason)) => {
+                return Err(Error::BadValue {
+                    stream: stream.to_owned(),
+                    column: plan.property.clone(),
+                    row: position,
+                    reason,
+                });
+            }
+        };
+        if wrote {
+            first = false;
+        } else {
+            out.truncate(mark);
+        }
+    }
+    out.push('}');
+    Ok(())
+}
+
+fn preview(cell: &str) -> String {
+    let mut text: String = cell.chars().take(64).collect();
+    if text.len() < cell.len() {
+        text.push('…');
+    }
+    text
+}
+
+enum Problem {
+    Special { reason: &'static str },
+    Bad(String),
+}
+
+fn bad(reason: impl Into<String>) -> Problem {
+    Problem::Bad(reason.into())
+}
+
+/// Writes the JSON value for `cell` (raw JSON text); `Ok(false)`: NULL.
+fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, Problem> {
+    if cell == "null" {
+        return Ok(false);
+    }
+    let is_string = cell.starts_with('"');
+    let text: std::borrow::Cow<'_, str> = if is_string {
+        match serde_json::from_str::<String>(cell) {
+            Ok(s) => s.into(),
+            Err(e) => return Err(bad(format!("not a JSON string: {e}"))),
+        }
+    } else {
+        cell.into()
+    };
+    if is_string && text.is_empty() && plan.empty_string_is_null {
+        return Ok(false);
+    }
+    match plan.sql_type {
+        SqlType::Variant => out.push_str(cell),
+        SqlType::Varchar(_) => {
+            if is_string {
+                out.push_str(cell);
+            } else {
+                push_json_string(out, cell);
+            }
+        }
+        SqlType::Boolean => match (is_string, text.as_ref()) {
+            (false, "true" | "false") => out.push_str(cell),
+            (true, "true" | "false") => out.push_str(&text),
+            _ => return Err(bad(format!("{} is not a boolean", preview(cell)))),
+        },
+        SqlType::Float => {
+            let token = match text.as_ref() {
+                "NaN" | "nan" => "NaN",
+                "Infinity" | "inf" | "+Infinity" => "inf",
+                "-Infinity" | "-inf" => "-inf",
+                number if is_number(number) => number,
+                _ => return Err(bad(format!("{} is not a number", preview(cell)))),
+            };
+            push_json_string(out, token);
+        }
+        SqlType::Number { precision, scale } => {
+            if matches!(
+                text.as_ref(),
+                "NaN" | "Infinity" | "-Infinity" | "inf" | "-inf" | "nan"
+            ) {
+                return Err(Problem::Special {
+                    reason: "NUMBER has no NaN or infinity",
+                });
+            }
+            let Some(plain) = plain_decimal(&text) else {
+                return Err(bad(format!("{} is not a number", preview(cell))));
+            };
+            let integer_digits = plain
+                .trim_start_matches('-')
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches('0')
+                .len();
+            if integer_digits > precision.saturating_sub(scale) as usize {
+                return Err(Problem::Special {
+                    reason: "more integer digits than the NUMBER column holds",
+                });
+            }
+            push_json_string(out, &plain);
+        }
+        SqlType::Date => {
+            let date = parse_date(&text)?;
+            push_json_string(out, &date.format("%Y-%m-%d").to_string());
+        }
+        SqlType::Time => {
+            let time = NaiveTime::parse_from_str(&text, "%H:%M:%S%.f").map_err(|_| {
+                if text.starts_with("24:") {
+                    Problem::Special {
+                        reason: "TIME ends at 23:59:59.999999999",
+                    }
+                } else {
+                    bad(format!("{} is not a time", preview(cell)))
+                }
+            })?;
+            push_json_string(out, &time.format("%H:%M:%S%.f").to_string());
+        }
+        SqlType::Timestamp(kind) => {
+            let utc = parse_timestamp(&text)?;
+            let rendered = match kind {
+                TimestampType::NTZ => utc.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+                TimestampType::TZ => utc.format("%Y-%m-%dT%H:%M:%S%.f+00:00").to_string(),
+            };
+            push_json_string(out, &rendered);
+        }
+        SqlType::Binary => {
+            let bytes = match plan.binary {
+                BinaryEncoding::Base64 => base64::engine::general_purpose::STANDARD
+                    .decode(text.as_bytes())
+                    .map_err(|e| bad(format!("not base64: {e}")))?,
+                BinaryEncoding::Hex => {
+                    let hex = text.strip_prefix("\\x").unwrap_or(&text);
+                    decode_hex(hex).ok_or_else(|| bad("not hex"))?
+                }
+            };
+            let mut hex = String::with_capacity(bytes.len() * 2 + 2);
+            for byte in bytes {
+                let _ = write!(hex, "{byte:02X}");
+            }
+            push_json_string(out, &hex);
+        }
+    }
+    Ok(true)
+}
+
+fn push_json_string(out: &mut String, text: &str) {
+    // Serializing a str into a String cannot fail.
+    out.push_str(&Value::String(text.to_owned()).to_string());
+}
+
+fn is_number(text: &str) -> bool {
+    plain_decimal(text).is_some()
+}
+
+/// A JSON number's text as a plain decimal (no exponent): `1.5e3` →
+/// `1500`, `-2E-2` → `-0.02`. `None` if it is not a number.
+pub(crate) fn plain_decimal(text: &str) -> Option<String> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => (body.get(..at)?, body.get(at + 1..)?.parse::<i64>().ok()?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty()
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    if exponent == 0 {
+        let mut plain = String::with_capacity(text.len() + 1);
+        if negative {
+            plain.push('-');
+        }
+        plain.push_str(if int_part.is_empty() { "0" } else { int_part });
+        if !frac_part.is_empty() {
+            plain.push('.');
+            plain.push_str(frac_part);
+        }
+        return Some(plain);
+    }
+    if exponent.unsigned_abs() > 400 {
+        return None;
+    }
+    let digits: String = format!("{int_part}{frac_part}");
+    let point = i64::try_from(int_part.len()).ok()? + exponent;
+    let mut plain = String::new();
+    if negative {
+        plain.push('-');
+    }
+    if point <= 0 {
+        plain.push_str("0.");
+        plain.push_str(&"0".repeat(usize::try_from(-point).ok()?));
+        plain.push_str(&digits);
+    } else {
+        let point = usize::try_from(point).ok()?;
+        if point >= digits.len() {
+            plain.push_str(&digits);
+            plain.push_str(&"0".repeat(point - digits.len()));
+        } else {
+            plain.push_str(digits.get(..point)?);
+            plain.push('.');
+            plain.push_str(digits.get(point..)?);
+        }
+    }
+    Some(plain)
+}
+
+const SPECIAL_TEMPORAL: Problem = Problem::Special {
+    reason: "Snowflake holds years 1 to 9999, no infinity",
+};
+
+fn is_special_temporal(text: &str) -> bool {
+    let lower = text.trim().to_ascii_lowercase();
+    lower == "infinity"
+        || lower == "-infinity"
+        || lower == "+infinity"
+        || lower.starts_with('-')
+        || lower.starts_with('+')
+        || lower.ends_with(" bc")
+        || lower
+            .split(['-', 'T', 't', ' '])
+            .next()
+            .is_some_and(|year| year.len() > 4)
+}
+
+fn parse_date(text: &str) -> Result<NaiveDate, Problem> {
+    if is_special_temporal(text) {
+        return Err(SPECIAL_TEMPORAL);
+    }
+    let date_part = text.get(..10).unwrap_or(text);
+    let rest = text.get(10..).unwrap_or_default();
+    if !(rest.is_empty() || rest.starts_with(['T', 't', ' '])) {
+        return Err(bad(format!("{} is not a date", preview(text))));
+    }
+    let date = NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
+        .map_err(|_| bad(format!("{} is not a date", preview(text))))?;
+    in_range(date.year())?;
+    Ok(date)
+}
+
+fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, Problem> {
+    if is_special_temporal(text) {
+        return Err(SPECIAL_TEMPORAL);
+    }
+    let utc = if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        dt.with_timezone(&Utc)
+    } else if let Ok(dt) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z") {
+        dt.with_timezone(&Utc)
+    } else {
+        let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
+            .or_else(|_| {
+                NaiveDate::parse_from_str(text, "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN))
+            })
+            .map_err(|_| bad(format!("{} is not a timestamp", preview(text))))?;
+        naive.and_utc()
+    };
+    in_range(utc.year())?;
+    Ok(utc)
+}
+
+fn in_range(year: i32) -> Result<(), Problem> {
+    if (1..=9999).contains(&year) {
+        Ok(())
+    } else {
+        Err(SPECIAL_TEMPORAL)
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    let nibble = |b: u8| -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    };
+    hex.as_bytes()
+        .chunks_exact(2)
+        .map(|pair| match pair {
+            [hi, lo] => Some(nibble(*hi)? << 4 | nibble(*lo)?),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_lose_no_digit_and_exponents_expand() {
+        assert_eq!(plain_decimal("12.50").as_deref(), Some("12.50"));
+        assert_eq!(plain_decimal("1.5e3").as_deref(), Some("1500"));
+        assert_eq!(plain_decimal("-2E-2").as_deref(), Some("-0.02"));
+        assert_eq!(plain_decimal("1e401"), None);
+        assert_eq!(plain_decimal("1e2").as_deref(), Some("100"));
+        assert_eq!(plain_decimal("abc"), None);
+        assert_eq!(
+            plain_decimal("12345678901234567890123456.789012345678").as_deref(),
+            Some("12345678901234567890123456.789012345678")
+        );
+    }
+
+    fn plan(sql_type: SqlType) -> ColumnPlan {
+        ColumnPlan {
+            property: "p".to_owned(),
+            cell: Some(0),
+            sql_type,
+            empty_string_is_null: true,
+            binary: BinaryEncoding::Base64,
+        }
+    }
+
+    fn encode(cell: &str, sql_type: SqlType) -> Result<Option<String>, String> {
+        let mut out = String::new();
+        match encode_cell(&mut out, cell, &plan(sql_type)) {
+            Ok(true) => Ok(Some(out)),
+            Ok(false) => Ok(None),
+            Err(Problem::Special { reason }) => Err(format!("special: {reason}")),
+            Err(Problem::Bad(reason)) => Err(reason),
+        }
+    }
+
+    #[test]
+    fn cells_encode_per_type() {
+        let num = SqlType::Number {
+            precision: 38,
+            scale: 10,
+        };
+        assert_eq!(encode("12.5", num), Ok(Some("\"12.5\"".to_owned())));
+        assert_eq!(encode("\"\"", num), Ok(None));
+        assert!(encode("\"NaN\"", num).is_err_and(|e| e.starts_with("special")));
+        assert!(
+            encode("1234567890123456789012345678901", num).is_err_and(|e| e.starts_with("special"))
+        );
+        assert_eq!(
+            encode("\"-Infinity\"", SqlType::Float),
+            Ok(Some("\"-inf\"".to_owned()))
+        );
+        assert_eq!(
+            encode("42.10", SqlType::Varchar(None)),
+            Ok(Some("\"42.10\"".to_owned()))
+        );
+        let ntz = SqlType::Timestamp(TimestampType::NTZ);
+        assert_eq!(
+            encode("\"2024-01-01T01:02:03.123456+02:00\"", ntz),
+            Ok(Some("\"2023-12-31 23:02:03.123456\"".to_owned()))
+        );
+        assert_eq!(
+            encode(
+                "\"2024-01-01T01:02:03Z\"",
+                SqlType::Timestamp(TimestampType::TZ)
+            ),
+            Ok(Some("\"2024-01-01T01:02:03+00:00\"".to_owned()))
+        );
+        for special in [
+            "\"infinity\"",
+            "\"+10000-01-01T00:00:00.000000+00:00\"",
+            "\"-0043-03-15\"",
+        ] {
+            assert!(
+                encode(special, ntz).is_err_and(|e| e.starts_with("special")),
+                "{special}"
+            );
+            assert!(encode(special, SqlType::Date).is_err_and(|e| e.starts_with("special")));
+        }
+        assert_eq!(
+            encode("\"aGk=\"", SqlType::Binary),
+            Ok(Some("\"6869\"".to_owned()))
+        );
+        assert_eq!(encode("null", SqlType::Variant), Ok(None));
+        assert_eq!(
+            encode("{\"a\":[1,null]}", SqlType::Variant),
+            Ok(Some("{\"a\":[1,null]}".to_owned()))
+        );
+        assert_eq!(
+            encode("\"24:00:00\"", SqlType::Time).map_err(|e| e.starts_with("special")),
+            Err(true)
+        );
+    }
+}

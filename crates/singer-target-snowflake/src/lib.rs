@@ -1,0 +1,71 @@
+//! The Snowflake loader behind `target-snowflake`: one
+//! [`singer_target::Loader`] that creates and evolves tables from Singer
+//! schemas and loads every batch in one transaction.
+//!
+//! Sits on top of `singer-target` (reading, validation, batching, retries,
+//! the STATE rule) and below the `target-snowflake` binary; talks to
+//! Snowflake over HTTP with `snowflake-connector-rs`.
+//!
+//! - **Tables** ([`table_for_stream`], [`column_names`]): identifiers are
+//!   always quoted, folded to upper case by default (pipelinewise's habit);
+//!   `<schema>-<table>` streams go to `default_target_schema` (or
+//!   `schema_mapping`), manifest streams (`GITLAB_DB_ISSUES`) keep their
+//!   name. Collisions are errors, never merges.
+//! - **Types** ([`SqlType`]): from `singer-schema`'s logical types:
+//!   `NUMBER(p,s)`, `NUMBER(38,0)`, `FLOAT`, `BOOLEAN`, `VARCHAR(n)`,
+//!   `VARIANT`, `DATE`, `TIME`, `TIMESTAMP_NTZ`/`_TZ`, `BINARY`. A new
+//!   SCHEMA (or an existing table from an earlier run) is reconciled by
+//!   `singer-schema`'s evolution rules: columns are added, widened in place
+//!   (`VARCHAR` length, `NUMBER` precision) or by copy (integer → decimal,
+//!   date → timestamp, anything → `VARCHAR`); an incompatible change fails
+//!   naming table, column, old and new type.
+//! - **Loading**: each batch is staged into a session-local temporary
+//!   table by binding JSON arrays (split under Snowflake's 16 MB bind
+//!   limit) to `INSERT ... SELECT ... FROM TABLE(FLATTEN(INPUT =>
+//!   PARSE_JSON(?)))`, then applied in one transaction: `upsert` MERGEs on
+//!   the key properties keeping the last record per key in the batch,
+//!   `append-only` INSERTs, `overwrite` empties the table at the stream's
+//!   first batch of the run. `hard_delete` deletes rows whose
+//!   `_sdc_deleted_at` is set. ACTIVATE_VERSION leaves exactly the rows of
+//!   the version (others deleted, or soft-deleted via `_sdc_deleted_at`).
+//!   Values are bound, never spliced; decimals travel as text.
+//! - **Failures**: transient ones (network, HTTP 5xx/429, an expired
+//!   session) are retryable (the driver re-runs the batch on a new session;
+//!   staging is redone, so nothing is duplicated); a failed COMMIT is not.
+//!   Others fail with Snowflake's error code and message.
+//!
+//! ```
+//! use singer_target_snowflake::{ABOUT, LoadMethod, SnowflakeConfig, SqlType, TimestampType};
+//! use singer_schema::ColumnType;
+//!
+//! assert!(ABOUT.setting("private_key_passphrase").is_some_and(|s| s.secret));
+//! let config: SnowflakeConfig = serde_json::from_str(
+//!     r#"{"account": "xy12345", "user": "LOADER", "password": "secret", "dbname": "RAW",
+//!         "load_method": "append-only"}"#.replace("dbname", "database").as_str(),
+//! ).map_err(|e| singer_target_snowflake::Error::Config { reason: e.to_string() })?;
+//! assert_eq!(config.load_method, LoadMethod::AppendOnly);
+//! assert!(!format!("{config:?}").contains("secret"));
+//! let ty = SqlType::from_logical(ColumnType::Decimal { precision: 38, scale: 10 }, TimestampType::NTZ);
+//! assert_eq!(ty.to_string(), "NUMBER(38,10)");
+//! # Ok::<(), singer_target_snowflake::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+mod config;
+mod connection;
+mod encode;
+mod error;
+mod loader;
+mod naming;
+mod stage;
+mod types;
+
+pub use config::{
+    ABOUT, Credentials, IdentifierCase, LoadMethod, MAX_BIND_BYTES, SchemaMapping, SnowflakeConfig,
+    SpecialValues, TimestampType,
+};
+pub use error::{Error, Result};
+pub use loader::{DELETED_AT, LoadStats, SnowflakeLoader, TABLE_VERSION};
+pub use naming::{MAX_IDENTIFIER_CHARS, TableName, column_names, fold, quote, table_for_stream};
+pub use types::{MAX_PRECISION, MAX_VARCHAR, SqlType};

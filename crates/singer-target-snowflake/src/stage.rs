@@ -1,0 +1,161 @@
+//! Filling a batch's temporary staging table.
+//!
+//! [`Stager`] is the seam for other staging paths: today rows go as JSON
+//! arrays bound to `INSERT ... SELECT ... FROM TABLE(FLATTEN(INPUT =>
+//! PARSE_JSON(?)))` ([`JsonBindStager`]), which works with any Snowflake
+//! account through the plain query API. A PUT of compressed files + `COPY
+//! INTO` stager would implement the same trait (upload files, copy them
+//! into the staging table); the loader's transaction (MERGE / INSERT /
+//! DELETE from the staging table) does not change, and the driver never
+//! knows.
+
+use singer_target::Batch;
+
+use crate::connection::{Bind, Connection};
+use crate::encode::{ColumnPlan, EncodeCounts, EncodeOptions, encode_row, stage_expression};
+use crate::error::Result;
+use crate::naming::quote;
+
+/// The staging table's name (a session-local temporary table in the target
+/// schema; it shadows nothing the loader writes to).
+pub(crate) const STAGE_TABLE: &str = "_SINGER_RS_STAGE";
+/// The staging column holding each row's position in its batch.
+pub(crate) const ROW_COLUMN: &str = "_SINGER_RS_ROW";
+
+/// The staging table's column for plan `index`.
+pub(crate) fn stage_column(index: usize) -> String {
+    format!("\"C{index}\"")
+}
+
+/// What one staging run did.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Staged {
+    /// Rows staged.
+    pub(crate) rows: usize,
+    /// Statements sent.
+    pub(crate) statements: usize,
+    /// Values loaded as NULL by the special-values policy.
+    pub(crate) nulled: u64,
+}
+
+/// Fills the (already created, empty) staging table with a batch.
+pub(crate) trait Stager {
+    /// Stages `batch`'s rows: column `i` of the staging table gets the
+    /// value of `plans[i]`, and [`ROW_COLUMN`] the row's position; plans
+    /// without a cell get `constants[i]` (SQL literal) or NULL.
+    fn stage(
+        &mut self,
+        connection: &mut Connection,
+        stream: &str,
+        batch: &Batch,
+        plans: &[ColumnPlan],
+        constants: &[Option<String>],
+    ) -> Result<Staged>;
+}
+
+/// JSON arrays bound as text, split so no bind exceeds `max_bind_bytes`.
+#[derive(Debug)]
+pub(crate) struct JsonBindStager {
+    pub(crate) max_bind_bytes: usize,
+    pub(crate) options: EncodeOptions,
+    buffer: String,
+}
+
+impl JsonBindStager {
+    pub(crate) fn new(max_bind_bytes: usize, options: EncodeOptions) -> Self {
+        Self {
+            max_bind_bytes,
+            options,
+            buffer: String::new(),
+        }
+    }
+
+    fn insert_sql(plans: &[ColumnPlan], constants: &[Option<String>], offset: usize) -> String {
+        let mut columns = Vec::with_capacity(plans.len() + 1);
+        let mut values = Vec::with_capacity(plans.len() + 1);
+        for (index, plan) in plans.iter().enumerate() {
+            columns.push(stage_column(index));
+            values.push(
+                match (plan.cell, constants.get(index).and_then(Option::as_ref)) {
+                    (Some(_), _) => stage_expression(index, plan.sql_type),
+                    (None, Some(constant)) => format!("{constant}::{}", plan.sql_type),
+                    (None, None) => format!("NULL::{}", plan.sql_type),
+                },
+            );
+        }
+        columns.push(quote(ROW_COLUMN));
+        values.push(format!("f.index + {offset}"));
+        format!(
+            "INSERT INTO {} ({}) SELECT {} FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f",
+            quote(STAGE_TABLE),
+            columns.join(", "),
+            values.join(", ")
+        )
+    }
+}
+
+impl Stager for JsonBindStager {
+    fn stage(
+        &mut self,
+        connection: &mut Connection,
+        stream: &str,
+        batch: &Batch,
+        plans: &[ColumnPlan],
+        constants: &[Option<String>],
+    ) -> Result<Staged> {
+        let mut staged = Staged::default();
+        let mut counts = EncodeCounts::default();
+        let mut chunk_start = 0;
+        let mut in_chunk = 0;
+        self.buffer.clear();
+        self.buffer.push('[');
+        let mut row_text = String::new();
+        for (index, row) in batch.rows().enumerate() {
+            row_text.clear();
+            encode_row(
+                &mut row_text,
+                stream,
+                &row,
+                index + 1,
+                plans,
+                self.options,
+                &mut counts,
+            )?;
+            // +2: the separating comma and the closing bracket.
+            if in_chunk > 0 && self.buffer.len() + row_text.len() + 2 > self.max_bind_bytes {
+                self.flush(connection, plans, constants, chunk_start, &mut staged)?;
+                chunk_start = index;
+                in_chunk = 0;
+            }
+            if in_chunk > 0 {
+                self.buffer.push(',');
+            }
+            self.buffer.push_str(&row_text);
+            in_chunk += 1;
+            staged.rows += 1;
+        }
+        if in_chunk > 0 {
+            self.flush(connection, plans, constants, chunk_start, &mut staged)?;
+        }
+        staged.nulled = counts.nulled;
+        Ok(staged)
+    }
+}
+
+impl JsonBindStager {
+    fn flush(
+        &mut self,
+        connection: &mut Connection,
+        plans: &[ColumnPlan],
+        constants: &[Option<String>],
+        offset: usize,
+        staged: &mut Staged,
+    ) -> Result<()> {
+        self.buffer.push(']');
+        let sql = Self::insert_sql(plans, constants, offset);
+        let json = std::mem::replace(&mut self.buffer, String::from("["));
+        connection.run("staging rows", &sql, &[Bind::Text(json)], false)?;
+        staged.statements += 1;
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! Integration tests of the Snowflake loader, through the real client and
+//! HTTP, against the local Snowflake double (fakesnow behind
+//! `singer-testkit`'s wrapper); the same tests run against a real account
+//! with the `singer-target-snowflake-live-tests` feature.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::needless_pass_by_value,
+    reason = "test helpers abort loudly on a broken fixture"
+)]
+
+mod evolution;
+mod loading;
+mod login;
+mod state;
+mod support;
+mod types;
