@@ -129,7 +129,7 @@ const SETTINGS: &[Setting] = &[
     Setting::new("flattening_enabled", SettingKind::Boolean, "Flatten nested objects into parent__child columns.")
         .default_value("false"),
     Setting::new("flattening_max_depth", SettingKind::Integer, "Levels to flatten.").default_value("0"),
-    Setting::new("batch_size_rows", SettingKind::Integer, "Rows per batch (one transaction each).")
+    Setting::new("batch_size_rows", SettingKind::Integer, "Rows per batch (staged; committed at STATE).")
         .default_value("100000"),
     Setting::new("batch_max_bytes", SettingKind::Integer, "Bytes per batch (memory bound per stream).")
         .default_value("33554432"),

@@ -37,6 +37,9 @@ pub(crate) struct Connection {
     current_schema: Option<String>,
     /// Whether an explicit transaction (BEGIN) is open.
     in_transaction: bool,
+    /// Counts logins: a session's temporary tables exist only while this
+    /// is unchanged.
+    session_id: u64,
 }
 
 impl std::fmt::Debug for Connection {
@@ -105,6 +108,7 @@ impl Connection {
             session: None,
             current_schema: None,
             in_transaction: false,
+            session_id: 0,
         })
     }
 
@@ -124,7 +128,14 @@ impl Connection {
             })?;
         self.session = Some(session);
         self.current_schema = None;
+        self.session_id += 1;
         Ok(())
+    }
+
+    /// Which login the current session is (0: none yet). Temporary tables
+    /// created under one id are gone once it changes.
+    pub(crate) const fn session_id(&self) -> u64 {
+        self.session_id
     }
 
     /// Forgets the session (after a transient failure: the next statement
@@ -242,6 +253,18 @@ impl Connection {
                 other => return other,
             }
         }
+    }
+
+    /// `USE SCHEMA` unless it is the current one, without retries (inside
+    /// a transaction: a retry would be on a new session).
+    pub(crate) fn use_schema_once(&mut self, schema: &str) -> Result<()> {
+        if self.session.is_some() && self.current_schema.as_deref() == Some(schema) {
+            return Ok(());
+        }
+        let sql = format!("USE SCHEMA {}", crate::naming::quote(schema));
+        self.run(&format!("using schema {schema:?}"), &sql, &[], false)?;
+        self.current_schema = Some(schema.to_owned());
+        Ok(())
     }
 
     /// `USE SCHEMA` unless it is the current one.

@@ -113,6 +113,22 @@ pub enum Error {
         /// The stream.
         stream: String,
     },
+    /// A failure while rows staged since the last commit were waiting in
+    /// the session's temporary tables: a new session would not have them,
+    /// so redoing only the failed call cannot be right. Never retryable;
+    /// the run fails and a rerun resumes from the last STATE written.
+    #[error(
+        "{action}: rows staged since the last commit are lost with the Snowflake session; not retrying \
+         (a rerun resumes from the last STATE written)"
+    )]
+    StagedRowsLost {
+        /// What the loader was doing.
+        action: String,
+        /// The failure, when there was one (none: the session was found
+        /// replaced).
+        #[source]
+        source: Option<Box<Error>>,
+    },
     /// The async runtime could not be built.
     #[error("starting the I/O runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -130,6 +146,10 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Statement { code, .. } => code.as_deref(),
+            Self::StagedRowsLost {
+                source: Some(source),
+                ..
+            } => source.code(),
             _ => None,
         }
     }
@@ -137,10 +157,12 @@ impl Error {
 
 impl singer_target::LoaderError for Error {
     /// Transient failures (network, HTTP 5xx/429, an expired session, a
-    /// client timeout) of statements that are safe to run again; a batch is
-    /// staged afresh and applied in one transaction, so the driver retrying
-    /// it cannot duplicate rows. A failure of the COMMIT itself is never
-    /// retryable (it may have committed).
+    /// client timeout) of statements that are safe to run again, while
+    /// nothing is staged and uncommitted: a batch is staged afresh, so the
+    /// driver retrying it cannot duplicate rows. With rows staged, the
+    /// loader reports [`Error::StagedRowsLost`] instead (never retryable).
+    /// A failure of the COMMIT itself is never retryable (it may have
+    /// committed).
     fn is_retryable(&self) -> bool {
         match self {
             Self::Login { retryable, .. } | Self::Statement { retryable, .. } => *retryable,

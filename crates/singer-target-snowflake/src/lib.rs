@@ -1,6 +1,7 @@
 //! The Snowflake loader behind `target-snowflake`: one
 //! [`singer_target::Loader`] that creates and evolves tables from Singer
-//! schemas and loads every batch in one transaction.
+//! schemas, stages batches in the session and makes them durable in one
+//! transaction per commit (the driver commits at STATE boundaries).
 //!
 //! Sits on top of `singer-target` (reading, validation, batching, retries,
 //! the STATE rule) and below the `target-snowflake` binary; talks to
@@ -22,16 +23,21 @@
 //! - **Loading**: each batch is staged into a session-local temporary
 //!   table by binding JSON arrays (split under Snowflake's 16 MB bind
 //!   limit) to `INSERT ... SELECT ... FROM TABLE(FLATTEN(INPUT =>
-//!   PARSE_JSON(?)))`, then applied in one transaction: `upsert` MERGEs on
-//!   the key properties keeping the last record per key in the batch,
+//!   PARSE_JSON(?)))`; nothing reaches the stream's table until the commit,
+//!   which applies every staging table and queued ACTIVATE_VERSION in order
+//!   in one transaction (DDL runs only between commits, so it never
+//!   commits staged rows early): `upsert` MERGEs on the key properties
+//!   keeping the last record per key (row numbers run across batches),
 //!   `append-only` INSERTs, `overwrite` empties the table at the stream's
 //!   first batch of the run. `hard_delete` deletes rows whose
 //!   `_sdc_deleted_at` is set. ACTIVATE_VERSION leaves exactly the rows of
 //!   the version (others deleted, or soft-deleted via `_sdc_deleted_at`).
 //!   Values are bound, never spliced; decimals travel as text.
 //! - **Failures**: transient ones (network, HTTP 5xx/429, an expired
-//!   session) are retryable (the driver re-runs the batch on a new session;
-//!   staging is redone, so nothing is duplicated); a failed COMMIT is not.
+//!   session) are retryable only while nothing is staged and uncommitted
+//!   (the driver re-runs the batch on a new session); with rows staged
+//!   they become [`Error::StagedRowsLost`] (the run fails, a rerun resumes
+//!   from the last STATE); a failure during a commit is never retried.
 //!   Others fail with Snowflake's error code and message.
 //!
 //! ```

@@ -1,4 +1,17 @@
-//! [`SnowflakeLoader`]: tables from schemas, one transaction per batch.
+//! [`SnowflakeLoader`]: tables from schemas; batches staged in the session,
+//! applied in one transaction per commit.
+//!
+//! Durability comes only at [`Loader::commit`] (which the driver calls at
+//! STATE boundaries): `write_batch` appends rows to a session-local
+//! temporary staging table per stream (a new one after an
+//! ACTIVATE_VERSION or a change of columns), numbering them with a sequence
+//! running across batches; `activate_version` is queued. `commit` applies
+//! the queue in order in one `BEGIN ... COMMIT` and drops the staging
+//! tables. Snowflake commits an open transaction on any DDL, so DDL (table
+//! creation and evolution in `configure_stream`, the loader's own
+//! `_sdc_*` columns, the staging tables) runs only between commits, when
+//! no transaction is open: it never publishes staged rows, which are not
+//! in the stream's table until the MERGE/INSERT of the commit.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -43,18 +56,75 @@ struct StreamState {
     overwritten: bool,
 }
 
+/// One staging table: a stream's rows staged since the last commit, in
+/// one column layout.
+#[derive(Debug, Clone)]
+struct Stage {
+    stream: String,
+    /// Quoted, unqualified: a temporary table in `table.schema`.
+    name: String,
+    table: TableName,
+    /// Target columns, parallel to `types` (the staging columns).
+    idents: Vec<String>,
+    types: Vec<SqlType>,
+    keys: Vec<usize>,
+    own_deleted: Option<usize>,
+    /// [`Connection::session_id`] it was created under.
+    session: u64,
+    rows: u64,
+    batches: u64,
+    /// Queued for the next commit (it holds at least one batch).
+    registered: bool,
+}
+
+/// What the next commit applies, in order.
+#[derive(Debug, Clone)]
+enum Pending {
+    /// A staging table (index into `SnowflakeLoader::stages`).
+    Apply(usize),
+    /// An ACTIVATE_VERSION.
+    Activate {
+        stream: String,
+        version: u64,
+        /// The soft-delete time.
+        now: String,
+    },
+}
+
+/// One statement of a commit's transaction.
+#[derive(Debug, Clone)]
+struct Statement {
+    action: String,
+    sql: String,
+    binds: Vec<Bind>,
+    /// The schema that must be current (the statement names a staging
+    /// table unqualified).
+    schema: Option<String>,
+}
+
+impl Statement {
+    fn new(action: String, sql: String) -> Self {
+        Self {
+            action,
+            sql,
+            binds: Vec::new(),
+            schema: None,
+        }
+    }
+}
+
 /// Counts of what the loader did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct LoadStats {
-    /// Rows staged and applied.
+    /// Rows committed.
     pub rows: u64,
-    /// Batches (transactions) committed.
+    /// Batches committed.
     pub batches: u64,
     /// Staging statements sent.
     pub stage_statements: u64,
     /// Values loaded as NULL by `special_values: null`.
     pub special_values_nulled: u64,
-    /// Rows loaded per table.
+    /// Rows committed per table.
     pub tables: BTreeMap<String, u64>,
 }
 
@@ -67,6 +137,16 @@ pub struct SnowflakeLoader {
     tables: HashMap<TableName, String>,
     schemas: HashSet<String>,
     stats: LoadStats,
+    /// Staging tables of the rows written since the last commit.
+    stages: Vec<Stage>,
+    /// Each stream's staging table that its next batch may append to.
+    open: HashMap<String, usize>,
+    /// What the next commit applies, in order.
+    pending: Vec<Pending>,
+    /// Rows staged in the run (the staging tables' row numbers).
+    sequence: u64,
+    /// Staging tables created in the run (their names).
+    stage_counter: u64,
 }
 
 impl std::fmt::Debug for SnowflakeLoader {
@@ -101,6 +181,11 @@ impl SnowflakeLoader {
             tables: HashMap::new(),
             schemas: HashSet::new(),
             stats: LoadStats::default(),
+            stages: Vec::new(),
+            open: HashMap::new(),
+            pending: Vec::new(),
+            sequence: 0,
+            stage_counter: 0,
         })
     }
 
@@ -318,8 +403,40 @@ impl SnowflakeLoader {
             .to_string()
     }
 
-    /// Stages and applies one batch in one transaction.
-    fn load_batch(&mut self, stream: &str, batch: &Batch) -> Result<()> {
+    /// Fails with [`Error::StagedRowsLost`] when rows are staged and the
+    /// session they were staged in is gone (a statement safe to repeat
+    /// retried on a new session in between).
+    fn check_stages(&self, action: &str) -> Result<()> {
+        let session = self.connection.session_id();
+        if self.stages.iter().any(|stage| stage.session != session) {
+            return Err(Error::StagedRowsLost {
+                action: action.to_owned(),
+                source: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// With anything staged or queued, a retryable failure becomes
+    /// [`Error::StagedRowsLost`]: the session (and its temporary tables)
+    /// is gone, and retrying only the last call would commit the rest
+    /// without what was lost.
+    fn final_if_pending(had_pending: bool, action: &str, error: Error) -> Error {
+        if had_pending && singer_target::LoaderError::is_retryable(&error) {
+            warn!(error = %error, "Transient failure with rows staged and uncommitted; failing the run (a rerun resumes from the last STATE).");
+            Error::StagedRowsLost {
+                action: action.to_owned(),
+                source: Some(Box::new(error)),
+            }
+        } else {
+            error
+        }
+    }
+
+    /// Stages one batch into the stream's open staging table (a new one
+    /// for its first batch since the last commit, an ACTIVATE_VERSION or a
+    /// change of columns). Nothing reaches the stream's table.
+    fn stage_batch(&mut self, stream: &str, batch: &Batch) -> Result<()> {
         let Some(state) = self.streams.get(stream) else {
             return Err(Error::UnknownStream {
                 stream: stream.to_owned(),
@@ -330,6 +447,7 @@ impl SnowflakeLoader {
         // property: the loader keeps the version in that column itself.
         let extra_version = batch.version().filter(|_| state.own_version.is_none());
         if extra_version.is_some() {
+            // DDL: outside any transaction (none is open between commits).
             self.ensure_column(
                 stream,
                 &version_ident,
@@ -361,50 +479,120 @@ impl SnowflakeLoader {
             idents.push(version_ident.clone());
             constants.push(Some(version.to_string()));
         }
-        let table = state.table.sql();
-
-        // 1. The staging table (session-local), filled outside the
-        //    transaction: Snowflake commits an open transaction on DDL.
         self.connection.use_schema(&state.table.schema)?;
-        let stage_columns: Vec<String> = plans
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{} {}", stage_column(i), p.sql_type))
-            .chain(std::iter::once(format!(
-                "{} NUMBER(38,0)",
-                quote(ROW_COLUMN)
-            )))
-            .collect();
-        self.connection.run(
-            "creating the staging table",
-            &format!(
-                "CREATE OR REPLACE TEMPORARY TABLE {} ({})",
-                quote(STAGE_TABLE),
-                stage_columns.join(", ")
-            ),
-            &[],
-            false,
-        )?;
-        let staged = self
-            .stager
-            .stage(&mut self.connection, stream, batch, &plans, &constants)?;
+        self.connection.connect()?;
+        self.check_stages("staging a batch")?;
+        let types: Vec<SqlType> = plans.iter().map(|p| p.sql_type).collect();
+        let open = self.open.get(stream).copied().filter(|&index| {
+            self.stages
+                .get(index)
+                .is_some_and(|stage| stage.idents == idents && stage.types == types)
+        });
+        let index = if let Some(index) = open {
+            index
+        } else {
+            // A new session-local staging table. DDL: no transaction is
+            // open between commits, so it commits nothing.
+            self.stage_counter += 1;
+            // Unqualified: a temporary table of the current schema (the
+            // table's); `transaction` sets that schema before using it.
+            let name = quote(&format!("{STAGE_TABLE}_{}", self.stage_counter));
+            let stage_columns: Vec<String> = types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("{} {t}", stage_column(i)))
+                .chain(std::iter::once(format!(
+                    "{} NUMBER(38,0)",
+                    quote(ROW_COLUMN)
+                )))
+                .collect();
+            self.connection.run(
+                "creating a staging table",
+                &format!(
+                    "CREATE OR REPLACE TEMPORARY TABLE {name} ({})",
+                    stage_columns.join(", ")
+                ),
+                &[],
+                false,
+            )?;
+            self.stages.push(Stage {
+                stream: stream.to_owned(),
+                name,
+                table: state.table.clone(),
+                idents,
+                types,
+                keys: state.keys.clone(),
+                own_deleted: state.own_deleted,
+                session: self.connection.session_id(),
+                rows: 0,
+                batches: 0,
+                registered: false,
+            });
+            self.stages.len() - 1
+        };
+        let Some(stage) = self.stages.get(index) else {
+            return Err(Error::UnknownStream {
+                stream: stream.to_owned(),
+            });
+        };
+        let name = stage.name.clone();
+        let staged = self.stager.stage(
+            &mut self.connection,
+            &name,
+            self.sequence,
+            stream,
+            batch,
+            &plans,
+            &constants,
+        );
+        let staged = match staged {
+            Ok(staged) => staged,
+            Err(error) => {
+                if self.stages.get(index).is_some_and(|s| !s.registered) {
+                    // Never queued: a retry stages the batch afresh.
+                    self.stages.truncate(index);
+                }
+                return Err(error);
+            }
+        };
+        let rows = u64::try_from(staged.rows).unwrap_or(u64::MAX);
+        self.sequence += rows;
+        if let Some(stage) = self.stages.get_mut(index) {
+            stage.rows += rows;
+            stage.batches += 1;
+            if !stage.registered {
+                stage.registered = true;
+                self.pending.push(Pending::Apply(index));
+            }
+        }
+        self.open.insert(stream.to_owned(), index);
+        self.stats.stage_statements += u64::try_from(staged.statements).unwrap_or(u64::MAX);
+        self.stats.special_values_nulled += staged.nulled;
+        debug!(stream, table = %state.table, rows = staged.rows, statements = staged.statements, "Batch staged.");
+        Ok(())
+    }
 
-        // 2. One transaction: apply, delete, commit.
-        let mut statements: Vec<(String, String)> = Vec::new();
-        let quoted: Vec<String> = idents.iter().map(|i| quote(i)).collect();
-        let sources: Vec<String> = (0..plans.len()).map(stage_column).collect();
-        let overwrite_first =
-            self.config.load_method == LoadMethod::Overwrite && !state.overwritten;
+    /// The statements applying one staging table to its stream's table.
+    fn apply_statements(
+        &self,
+        stage: &Stage,
+        overwrite_first: bool,
+        statements: &mut Vec<Statement>,
+    ) {
+        let table = stage.table.sql();
+        let source_table = &stage.name;
+        let quoted: Vec<String> = stage.idents.iter().map(|i| quote(i)).collect();
+        let sources: Vec<String> = (0..stage.idents.len()).map(stage_column).collect();
         if overwrite_first {
-            statements.push((
+            statements.push(Statement::new(
                 format!("emptying {table} (overwrite)"),
                 format!("DELETE FROM {table}"),
             ));
         }
-        let upsert = self.config.load_method == LoadMethod::Upsert && !state.keys.is_empty();
+        let upsert = self.config.load_method == LoadMethod::Upsert && !stage.keys.is_empty();
         if upsert {
-            let partition: Vec<String> = state.keys.iter().map(|k| stage_column(*k)).collect();
-            let on: Vec<String> = state
+            let partition: Vec<String> = stage.keys.iter().map(|k| stage_column(*k)).collect();
+            let on: Vec<String> = stage
                 .keys
                 .iter()
                 .filter_map(|k| Some(format!("t.{} = s.{}", quoted.get(*k)?, stage_column(*k))))
@@ -413,11 +601,15 @@ impl SnowflakeLoader {
                 .iter()
                 .zip(&sources)
                 .enumerate()
-                .filter(|(i, _)| !state.keys.contains(i))
+                .filter(|(i, _)| !stage.keys.contains(i))
                 .map(|(_, (column, source))| format!("{column} = s.{source}"))
                 .collect();
             let deleted_ident = self.ident(DELETED_AT);
-            if state.own_deleted.is_none() && state.table_columns.contains_key(&deleted_ident) {
+            let has_deleted = self
+                .streams
+                .get(&stage.stream)
+                .is_some_and(|s| s.table_columns.contains_key(&deleted_ident));
+            if stage.own_deleted.is_none() && has_deleted {
                 // A row the tap sends again is live again.
                 sets.push(format!("{} = NULL", quote(&deleted_ident)));
             }
@@ -426,13 +618,14 @@ impl SnowflakeLoader {
             } else {
                 format!(" WHEN MATCHED THEN UPDATE SET {}", sets.join(", "))
             };
-            statements.push((
-                format!("merging into {table}"),
-                format!(
-                    "MERGE INTO {table} t USING (SELECT * FROM {stage} QUALIFY ROW_NUMBER() OVER \
-                     (PARTITION BY {partition} ORDER BY {row} DESC) = 1) s ON {on}{matched} WHEN NOT \
-                     MATCHED THEN INSERT ({columns}) VALUES ({values})",
-                    stage = quote(STAGE_TABLE),
+            statements.push(Statement {
+                schema: Some(stage.table.schema.clone()),
+                binds: Vec::new(),
+                action: format!("merging into {table}"),
+                sql: format!(
+                    "MERGE INTO {table} t USING (SELECT * FROM {source_table} QUALIFY ROW_NUMBER() \
+                     OVER (PARTITION BY {partition} ORDER BY {row} DESC) = 1) s ON {on}{matched} \
+                     WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})",
                     partition = partition.join(", "),
                     row = quote(ROW_COLUMN),
                     on = on.join(" AND "),
@@ -443,50 +636,148 @@ impl SnowflakeLoader {
                         .collect::<Vec<_>>()
                         .join(", "),
                 ),
-            ));
+            });
         } else {
-            statements.push((
-                format!("inserting into {table}"),
-                format!(
-                    "INSERT INTO {table} ({}) SELECT {} FROM {} ORDER BY {}",
+            statements.push(Statement {
+                schema: Some(stage.table.schema.clone()),
+                binds: Vec::new(),
+                action: format!("inserting into {table}"),
+                sql: format!(
+                    "INSERT INTO {table} ({}) SELECT {} FROM {source_table} ORDER BY {}",
                     quoted.join(", "),
                     sources.join(", "),
-                    quote(STAGE_TABLE),
                     quote(ROW_COLUMN)
                 ),
-            ));
+            });
         }
-        if self.config.hard_delete && state.own_deleted.is_some() {
-            let deleted = quoted
-                .get(state.own_deleted.unwrap_or_default())
-                .cloned()
-                .unwrap_or_default();
-            statements.push((
+        if self.config.hard_delete
+            && let Some(deleted) = stage.own_deleted.and_then(|d| quoted.get(d))
+        {
+            statements.push(Statement::new(
                 format!("hard-deleting rows of {table} with {deleted} set"),
                 format!("DELETE FROM {table} WHERE {deleted} IS NOT NULL"),
             ));
         }
-        self.transaction(&statements)?;
-        if let Some(state) = self.streams.get_mut(stream) {
-            state.overwritten |= overwrite_first;
+    }
+
+    /// The statements of one queued ACTIVATE_VERSION.
+    fn activate_statements(
+        &self,
+        stream: &str,
+        version: u64,
+        now: &str,
+        statements: &mut Vec<Statement>,
+    ) -> Result<()> {
+        let Some(state) = self.streams.get(stream) else {
+            return Err(Error::UnknownStream {
+                stream: stream.to_owned(),
+            });
+        };
+        let table = state.table.sql();
+        let other = format!(
+            "({v} IS NULL OR {v} <> {version})",
+            v = quote(&self.ident(TABLE_VERSION))
+        );
+        if self.config.hard_delete {
+            statements.push(Statement::new(
+                format!("deleting rows of other versions than {version} from {table}"),
+                format!("DELETE FROM {table} WHERE {other}"),
+            ));
+        } else {
+            let timestamps = SqlType::Timestamp(self.config.timestamp_type);
+            let deleted = quote(&self.ident(DELETED_AT));
+            statements.push(Statement {
+                action: format!("soft-deleting rows of other versions than {version} in {table}"),
+                sql: format!(
+                    "UPDATE {table} SET {deleted} = CAST(? AS {timestamps}) WHERE {deleted} IS \
+                     NULL AND {other}"
+                ),
+                binds: vec![Bind::Text(now.to_owned())],
+                schema: None,
+            });
         }
-        self.stats.rows += u64::try_from(staged.rows).unwrap_or(u64::MAX);
-        self.stats.batches += 1;
-        self.stats.stage_statements += u64::try_from(staged.statements).unwrap_or(u64::MAX);
-        self.stats.special_values_nulled += staged.nulled;
-        *self.stats.tables.entry(state.table.sql()).or_default() +=
-            u64::try_from(staged.rows).unwrap_or(u64::MAX);
-        debug!(stream, table = %state.table, rows = staged.rows, statements = staged.statements, "Batch committed.");
+        Ok(())
+    }
+
+    /// Applies everything queued since the last commit in one transaction,
+    /// then drops the staging tables.
+    fn apply_pending(&mut self) -> Result<()> {
+        self.connection.connect()?;
+        self.check_stages("committing")?;
+        let mut statements: Vec<Statement> = Vec::new();
+        let mut overwriting: HashSet<String> = HashSet::new();
+        for pending in &self.pending {
+            match pending {
+                Pending::Apply(index) => {
+                    let Some(stage) = self.stages.get(*index) else {
+                        continue;
+                    };
+                    let overwrite_first = self.config.load_method == LoadMethod::Overwrite
+                        && !self
+                            .streams
+                            .get(&stage.stream)
+                            .is_some_and(|s| s.overwritten)
+                        && overwriting.insert(stage.stream.clone());
+                    self.apply_statements(stage, overwrite_first, &mut statements);
+                }
+                Pending::Activate {
+                    stream,
+                    version,
+                    now,
+                } => self.activate_statements(stream, *version, now, &mut statements)?,
+            }
+        }
+        self.transaction(&statements)?;
+        for stream in overwriting {
+            if let Some(state) = self.streams.get_mut(&stream) {
+                state.overwritten = true;
+            }
+        }
+        for pending in std::mem::take(&mut self.pending) {
+            if let Pending::Activate {
+                stream, version, ..
+            } = pending
+            {
+                info!(
+                    stream,
+                    version,
+                    hard_delete = self.config.hard_delete,
+                    "Version activated."
+                );
+            }
+        }
+        self.open.clear();
+        for stage in std::mem::take(&mut self.stages) {
+            self.stats.rows += stage.rows;
+            self.stats.batches += stage.batches;
+            *self.stats.tables.entry(stage.table.sql()).or_default() += stage.rows;
+            debug!(stream = %stage.stream, table = %stage.table, rows = stage.rows, "Staged rows committed.");
+            // Best effort: the data is committed; a leftover temporary
+            // table goes with the session (names are never reused).
+            if let Err(error) = self.connection.run(
+                "dropping a staging table",
+                &format!("DROP TABLE IF EXISTS {}", stage.name),
+                &[],
+                false,
+            ) {
+                warn!(error = %error, stage = %stage.name, "Dropping a staging table failed; it goes with the session.");
+            }
+        }
         Ok(())
     }
 
     /// `BEGIN`, the statements, `COMMIT`; a failure rolls back.
-    fn transaction(&mut self, statements: &[(String, String)]) -> Result<()> {
+    fn transaction(&mut self, statements: &[Statement]) -> Result<()> {
         self.connection
             .run("beginning a transaction", "BEGIN", &[], false)?;
-        for (action, sql) in statements {
+        for statement in statements {
+            if let Some(schema) = &statement.schema {
+                // Not DDL: it does not end the transaction.
+                self.connection.use_schema_once(schema)?;
+            }
             // A failure rolls the transaction back (in `run`).
-            self.connection.run(action, sql, &[], false)?;
+            self.connection
+                .run(&statement.action, &statement.sql, &statement.binds, false)?;
         }
         self.connection.run("committing", "COMMIT", &[], true)?;
         Ok(())
@@ -496,6 +787,9 @@ impl SnowflakeLoader {
 impl Loader for SnowflakeLoader {
     type Error = Error;
 
+    /// Creates or evolves the stream's table. Its DDL runs now, between
+    /// commits (no transaction is open), so it commits none of the staged
+    /// rows: those are applied by the next [`Loader::commit`].
     fn configure_stream(&mut self, schema: &StreamSchema) -> Result<()> {
         let stream = schema.stream.as_str();
         let table = table_for_stream(stream, &self.config)?;
@@ -628,6 +922,8 @@ impl Loader for SnowflakeLoader {
             }
         }
         info!(stream, table = %table_sql, columns = idents.len(), "Stream configured.");
+        // Later rows go to a new staging table (keys may have changed).
+        self.open.remove(stream);
         self.tables.insert(table.clone(), stream.to_owned());
         self.streams.insert(
             stream.to_owned(),
@@ -645,25 +941,48 @@ impl Loader for SnowflakeLoader {
         Ok(())
     }
 
-    /// Stages the batch and applies it in one transaction, committed before
-    /// this returns (the driver is told to commit after every batch).
+    /// Stages the batch into a session-local temporary table; nothing is
+    /// visible in the stream's table until [`Loader::commit`]. A transient
+    /// failure is retryable only when nothing else is staged or queued
+    /// (else [`Error::StagedRowsLost`]).
     fn write_batch(&mut self, stream: &str, batch: &Batch) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
-        self.load_batch(stream, batch)
+        let had_pending = !self.pending.is_empty();
+        self.stage_batch(stream, batch)
+            .map_err(|e| Self::final_if_pending(had_pending, "staging a batch", e))
     }
 
-    /// Every batch and version change is committed when it is written.
+    /// Applies everything staged and queued since the last commit, in
+    /// order (overwrite's emptying, MERGE/INSERT per staging table,
+    /// hard deletes, ACTIVATE_VERSION's deletes), in one `BEGIN ...
+    /// COMMIT`, then drops the staging tables. Never retryable once
+    /// anything is queued: a failed statement rolls back and a transient
+    /// one loses the session's staging tables.
     fn commit(&mut self) -> Result<()> {
-        Ok(())
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.apply_pending()
+            .map_err(|e| Self::final_if_pending(true, "committing", e))
     }
 
-    /// The table ends holding exactly the rows of `version` (those written
-    /// by earlier batches or runs under the same version stay): other rows
-    /// are deleted with `hard_delete`, else soft-deleted by setting
-    /// `_sdc_deleted_at`.
+    /// Queues the activation (applied, after the stream's rows staged
+    /// before it, at the next commit): the table ends holding exactly the
+    /// rows of `version` (those written by earlier batches or runs under
+    /// the same version stay): other rows are deleted with `hard_delete`,
+    /// else soft-deleted by setting `_sdc_deleted_at`. The columns it needs
+    /// are added now (DDL, outside any transaction).
     fn activate_version(&mut self, stream: &str, version: u64) -> Result<()> {
+        let had_pending = !self.pending.is_empty();
+        self.queue_activation(stream, version)
+            .map_err(|e| Self::final_if_pending(had_pending, "activating a version", e))
+    }
+}
+
+impl SnowflakeLoader {
+    fn queue_activation(&mut self, stream: &str, version: u64) -> Result<()> {
         let version_ident = self.ident(TABLE_VERSION);
         self.ensure_column(
             stream,
@@ -673,39 +992,25 @@ impl Loader for SnowflakeLoader {
                 scale: 0,
             },
         )?;
+        if !self.config.hard_delete {
+            let deleted_ident = self.ident(DELETED_AT);
+            let timestamps = SqlType::Timestamp(self.config.timestamp_type);
+            self.ensure_column(stream, &deleted_ident, timestamps)?;
+        }
         let Some(state) = self.streams.get(stream) else {
             return Err(Error::UnknownStream {
                 stream: stream.to_owned(),
             });
         };
-        let table = state.table.sql();
-        let other = format!(
-            "({v} IS NULL OR {v} <> {version})",
-            v = quote(&version_ident)
-        );
-        if self.config.hard_delete {
-            let sql = format!("DELETE FROM {table} WHERE {other}");
-            self.connection.run_idempotent(
-                &format!("deleting rows of other versions than {version} from {table}"),
-                &sql,
-                &[],
-            )?;
-        } else {
-            let deleted_ident = self.ident(DELETED_AT);
-            let timestamps = SqlType::Timestamp(self.config.timestamp_type);
-            self.ensure_column(stream, &deleted_ident, timestamps)?;
-            let deleted = quote(&deleted_ident);
-            let sql = format!(
-                "UPDATE {table} SET {deleted} = CAST(? AS {timestamps}) WHERE {deleted} IS NULL AND {other}"
-            );
-            let now = self.now_literal();
-            self.connection.run_idempotent(
-                &format!("soft-deleting rows of other versions than {version} in {table}"),
-                &sql,
-                &[Bind::Text(now)],
-            )?;
-        }
-        info!(stream, table = %table, version, hard_delete = self.config.hard_delete, "Version activated.");
+        debug!(stream, table = %state.table, version, "Version activation queued.");
+        // Rows after the activation go to a new staging table, applied
+        // after it.
+        self.open.remove(stream);
+        self.pending.push(Pending::Activate {
+            stream: stream.to_owned(),
+            version,
+            now: self.now_literal(),
+        });
         Ok(())
     }
 }

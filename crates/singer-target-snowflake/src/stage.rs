@@ -16,10 +16,12 @@ use crate::encode::{ColumnPlan, EncodeCounts, EncodeOptions, encode_row, stage_e
 use crate::error::Result;
 use crate::naming::quote;
 
-/// The staging table's name (a session-local temporary table in the target
-/// schema; it shadows nothing the loader writes to).
+/// The staging tables' name prefix (session-local temporary tables in the
+/// target schema, `_SINGER_RS_STAGE_<n>`; they shadow nothing the loader
+/// writes to).
 pub(crate) const STAGE_TABLE: &str = "_SINGER_RS_STAGE";
-/// The staging column holding each row's position in its batch.
+/// The staging column holding each row's sequence number, running across
+/// every batch staged in the run (the last record per key wins).
 pub(crate) const ROW_COLUMN: &str = "_SINGER_RS_ROW";
 
 /// The staging table's column for plan `index`.
@@ -38,14 +40,18 @@ pub(crate) struct Staged {
     pub(crate) nulled: u64,
 }
 
-/// Fills the (already created, empty) staging table with a batch.
+/// Appends a batch to an (already created) staging table.
 pub(crate) trait Stager {
-    /// Stages `batch`'s rows: column `i` of the staging table gets the
-    /// value of `plans[i]`, and [`ROW_COLUMN`] the row's position; plans
-    /// without a cell get `constants[i]` (SQL literal) or NULL.
+    /// Stages `batch`'s rows into `stage` (a quoted, qualified name):
+    /// column `i` gets the value of `plans[i]`, and [`ROW_COLUMN`] `base`
+    /// plus the row's position in the batch; plans without a cell get
+    /// `constants[i]` (SQL literal) or NULL.
+    #[allow(clippy::too_many_arguments, reason = "one call site, all needed")]
     fn stage(
         &mut self,
         connection: &mut Connection,
+        stage: &str,
+        base: u64,
         stream: &str,
         batch: &Batch,
         plans: &[ColumnPlan],
@@ -70,7 +76,12 @@ impl JsonBindStager {
         }
     }
 
-    fn insert_sql(plans: &[ColumnPlan], constants: &[Option<String>], offset: usize) -> String {
+    fn insert_sql(
+        stage: &str,
+        plans: &[ColumnPlan],
+        constants: &[Option<String>],
+        offset: u64,
+    ) -> String {
         let mut columns = Vec::with_capacity(plans.len() + 1);
         let mut values = Vec::with_capacity(plans.len() + 1);
         for (index, plan) in plans.iter().enumerate() {
@@ -86,8 +97,7 @@ impl JsonBindStager {
         columns.push(quote(ROW_COLUMN));
         values.push(format!("f.index + {offset}"));
         format!(
-            "INSERT INTO {} ({}) SELECT {} FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f",
-            quote(STAGE_TABLE),
+            "INSERT INTO {stage} ({}) SELECT {} FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f",
             columns.join(", "),
             values.join(", ")
         )
@@ -98,11 +108,14 @@ impl Stager for JsonBindStager {
     fn stage(
         &mut self,
         connection: &mut Connection,
+        stage: &str,
+        base: u64,
         stream: &str,
         batch: &Batch,
         plans: &[ColumnPlan],
         constants: &[Option<String>],
     ) -> Result<Staged> {
+        let at = |index: usize| base + u64::try_from(index).unwrap_or(u64::MAX);
         let mut staged = Staged::default();
         let mut counts = EncodeCounts::default();
         let mut chunk_start = 0;
@@ -123,7 +136,14 @@ impl Stager for JsonBindStager {
             )?;
             // +2: the separating comma and the closing bracket.
             if in_chunk > 0 && self.buffer.len() + row_text.len() + 2 > self.max_bind_bytes {
-                self.flush(connection, plans, constants, chunk_start, &mut staged)?;
+                self.flush(
+                    connection,
+                    stage,
+                    plans,
+                    constants,
+                    at(chunk_start),
+                    &mut staged,
+                )?;
                 chunk_start = index;
                 in_chunk = 0;
             }
@@ -135,7 +155,14 @@ impl Stager for JsonBindStager {
             staged.rows += 1;
         }
         if in_chunk > 0 {
-            self.flush(connection, plans, constants, chunk_start, &mut staged)?;
+            self.flush(
+                connection,
+                stage,
+                plans,
+                constants,
+                at(chunk_start),
+                &mut staged,
+            )?;
         }
         staged.nulled = counts.nulled;
         Ok(staged)
@@ -146,13 +173,14 @@ impl JsonBindStager {
     fn flush(
         &mut self,
         connection: &mut Connection,
+        stage: &str,
         plans: &[ColumnPlan],
         constants: &[Option<String>],
-        offset: usize,
+        offset: u64,
         staged: &mut Staged,
     ) -> Result<()> {
         self.buffer.push(']');
-        let sql = Self::insert_sql(plans, constants, offset);
+        let sql = Self::insert_sql(stage, plans, constants, offset);
         let json = std::mem::replace(&mut self.buffer, String::from("["));
         connection.run("staging rows", &sql, &[Bind::Text(json)], false)?;
         staged.statements += 1;

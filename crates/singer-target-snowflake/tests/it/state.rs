@@ -107,17 +107,18 @@ fn a_failed_statement_mid_run_leaves_no_state_past_the_last_commit() {
 }
 
 #[test]
-fn transient_failures_are_retried_without_duplicates() {
+fn transient_failures_with_nothing_staged_are_retried_without_duplicates() {
     let mut config = config("retry");
     config.batch_size_rows = 3;
     config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
-    // HTTP 503 on the first INSERT into the table, 429 on the first
-    // staging statement of the second batch: each batch is redone.
+    // HTTP 503 on the first staging statement, 429 on the first staging
+    // statement of the second batch: nothing else is staged then (the
+    // batch before was committed), so each batch is redone.
     config.session_parameters.insert(
         "SINGER_FAULTS".to_owned(),
         json!([
-            {"match": "^INSERT INTO \"RAW\"", "times": 1, "status": 503, "message": "unavailable"},
-            {"match": "^INSERT INTO \"_SINGER_RS_STAGE\"", "skip": 1, "times": 1, "status": 429, "message": "slow down"}
+            {"match": "^INSERT INTO \"_SINGER_RS_STAGE", "times": 1, "status": 503, "message": "unavailable"},
+            {"match": "^INSERT INTO \"_SINGER_RS_STAGE", "skip": 1, "times": 1, "status": 429, "message": "slow down"}
         ]),
     );
     let mut run = load(&config, &input());
@@ -128,6 +129,43 @@ fn transient_failures_are_retried_without_duplicates() {
             r#"SELECT COUNT(*), COUNT(DISTINCT "ID") FROM "RAW"."ITEMS""#
         ),
         ["9|9"]
+    );
+}
+
+#[test]
+fn a_transient_failure_during_the_commit_is_not_retried() {
+    let mut config = config("commit_fail");
+    config.batch_size_rows = 3;
+    config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
+    // The second commit's INSERT into the table fails with HTTP 503.
+    config.session_parameters.insert(
+        "SINGER_FAULTS".to_owned(),
+        json!([{"match": "^INSERT INTO \"RAW\"", "skip": 1, "times": 1, "status": 503, "message": "unavailable"}]),
+    );
+    let mut failed = run(&config, &input());
+    let error = failed.result.expect_err("the second commit fails");
+    assert!(
+        matches!(
+            error,
+            singer_target::Error::Loader {
+                retryable: false,
+                ..
+            }
+        ),
+        "{}",
+        chain(&error)
+    );
+    assert!(chain(&error).contains("HTTP 503"), "{}", chain(&error));
+    assert_eq!(
+        failed.states,
+        [r#"{"bookmarks":{"public-items":{"id":3}}}"#]
+    );
+    assert_eq!(
+        lines(
+            &mut failed.loader,
+            r#"SELECT COUNT(*), MAX("ID") FROM "RAW"."ITEMS""#
+        ),
+        ["3|3"]
     );
 }
 
@@ -143,4 +181,131 @@ fn a_permanent_http_error_is_not_retried() {
     let text = chain(&error);
     assert!(text.contains("HTTP 403"), "{text}");
     assert!(failed.states.is_empty());
+}
+
+fn appended(id: i64, version: Option<u64>) -> serde_json::Value {
+    let mut record = item(id);
+    if let Some(version) = version {
+        record["version"] = json!(version);
+    }
+    record
+}
+
+#[test]
+fn append_only_rows_after_the_last_state_are_not_committed_when_the_run_fails() {
+    let mut config = config("append_durable");
+    config.batch_size_rows = 3;
+    config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
+    // Batches 1-3, 4-6 (STATE 6), 7-9, 10-12: the staging of 10-12 fails
+    // transiently while 7-9 are staged and uncommitted.
+    config.session_parameters.insert(
+        "SINGER_FAULTS".to_owned(),
+        json!([{"match": "^INSERT INTO \"_SINGER_RS_STAGE", "skip": 3, "times": 1, "status": 503, "message": "unavailable"}]),
+    );
+    let mut values = vec![schema()];
+    values.extend((1..=6).map(|id| appended(id, None)));
+    values.push(state(6));
+    values.extend((7..=12).map(|id| appended(id, None)));
+    let mut failed = run(&config, &messages(&values));
+    let error = failed.result.expect_err("the fourth batch fails");
+    let text = chain(&error);
+    assert!(
+        matches!(
+            error,
+            singer_target::Error::Loader {
+                retryable: false,
+                ..
+            }
+        ) && text.contains("lost with the Snowflake session")
+            && text.contains("HTTP 503"),
+        "{text}"
+    );
+    assert_eq!(
+        failed.states,
+        [r#"{"bookmarks":{"public-items":{"id":6}}}"#]
+    );
+    assert_eq!(
+        lines(
+            &mut failed.loader,
+            r#"SELECT COUNT(*), MAX("ID") FROM "RAW"."ITEMS""#
+        ),
+        ["6|6"]
+    );
+    // A rerun from the last STATE (the tap resends 7..12): no duplicates.
+    config.session_parameters.remove("SINGER_FAULTS");
+    let mut rest = vec![schema()];
+    rest.extend((7..=12).map(|id| appended(id, None)));
+    rest.push(state(12));
+    let mut rerun = load(&config, &messages(&rest));
+    assert_eq!(
+        lines(
+            &mut rerun.loader,
+            r#"SELECT COUNT(*), COUNT(DISTINCT "ID") FROM "RAW"."ITEMS""#
+        ),
+        ["12|12"]
+    );
+}
+
+#[test]
+fn append_only_rows_of_a_version_after_the_last_state_stay_out_when_the_input_ends() {
+    let mut config = config("append_version");
+    config.batch_size_rows = 2;
+    config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
+    let mut values = vec![schema()];
+    values.extend((1..=4).map(|id| appended(id, Some(1))));
+    values.push(state(4));
+    // Written as batches (2 rows each), never covered by a STATE.
+    values.extend((5..=8).map(|id| appended(id, Some(1))));
+    let mut ended = run(&config, &messages(&values));
+    let error = ended.result.expect_err("the input ends mid-version");
+    assert!(
+        matches!(error, singer_target::Error::EndedWithoutState { .. }),
+        "{}",
+        chain(&error)
+    );
+    assert_eq!(ended.states, [r#"{"bookmarks":{"public-items":{"id":4}}}"#]);
+    assert_eq!(
+        lines(
+            &mut ended.loader,
+            r#"SELECT COUNT(*), MAX("ID") FROM "RAW"."ITEMS""#
+        ),
+        ["4|4"]
+    );
+}
+
+#[test]
+fn rows_are_visible_only_after_the_state_that_covers_them() {
+    use singer_target::{Batch, Loader, StreamSchema};
+    use singer_target_snowflake::SnowflakeLoader;
+
+    let mut config = config("visible");
+    config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
+    let mut loader = SnowflakeLoader::new(&config).unwrap();
+    let columns = vec!["id".to_owned(), "v".to_owned()];
+    loader
+        .configure_stream(&StreamSchema {
+            stream: "public-items".to_owned(),
+            schema: schema()["schema"].clone(),
+            columns,
+            key_properties: vec!["id".to_owned()],
+            bookmark_properties: None,
+            changes: Vec::new(),
+            first: true,
+            line: 1,
+        })
+        .unwrap();
+    let count =
+        |loader: &mut SnowflakeLoader| lines(loader, r#"SELECT COUNT(*) FROM "RAW"."ITEMS""#);
+    for round in 0..2 {
+        for id in 0..2 {
+            let mut batch = Batch::new(2);
+            let first = round * 4 + id * 2;
+            batch.push_row([Some(first.to_string().as_str()), Some("\"a\"")]);
+            batch.push_row([Some((first + 1).to_string().as_str()), Some("\"b\"")]);
+            loader.write_batch("public-items", &batch).unwrap();
+            assert_eq!(count(&mut loader), [(round * 4).to_string()]);
+        }
+        loader.commit().unwrap();
+        assert_eq!(count(&mut loader), [(round * 4 + 4).to_string()]);
+    }
 }
