@@ -6,12 +6,12 @@
 //! [`singer_tap_postgres::manifest::sync_manifest`] (manifest mode). Exit
 //! codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 
-use std::io::{BufWriter, StdoutLock};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use singer_protocol::{Catalog, TapArgs, Writer, load_config};
+use singer_cli::{Stdout, init_logging, report};
+use singer_protocol::{Catalog, TapArgs, load_config};
 use singer_protocol::{Flag, flag_value as value, lexopt};
 use singer_state::State;
 use singer_tap_postgres::manifest::{
@@ -137,12 +137,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(args.common.log_level.as_deref());
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the one place that takes stdout: the Singer writer owns it"
-    )]
-    let stdout = std::io::stdout();
-    let mut out = Writer::new(BufWriter::with_capacity(1 << 16, stdout.lock()));
+    let mut out = singer_cli::stdout();
     match run(&args, &manifest_args, &mut out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -167,11 +162,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(
-    args: &TapArgs,
-    manifest_args: &ManifestArgs,
-    out: &mut Writer<BufWriter<StdoutLock<'_>>>,
-) -> anyhow::Result<()> {
+fn run(args: &TapArgs, manifest_args: &ManifestArgs, out: &mut Stdout) -> anyhow::Result<()> {
     let common = &args.common;
     if common.help {
         out.write_text(USAGE)?;
@@ -231,7 +222,7 @@ fn run_manifest(
     args: &TapArgs,
     margs: &ManifestArgs,
     path: &Path,
-    out: &mut Writer<BufWriter<StdoutLock<'_>>>,
+    out: &mut Stdout,
 ) -> anyhow::Result<()> {
     // A file named on the command line that cannot be read is a usage
     // error (exit 2), as for --config and --catalog.
@@ -354,34 +345,4 @@ fn read_state(path: &Path) -> anyhow::Result<State> {
         }
         anyhow::Error::new(usage(reason))
     })
-}
-
-/// The error and its causes, `: `-separated, each cause once: several
-/// error types repeat their source in their own message, which `{:#}`
-/// would print twice.
-fn report(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let cause = cause.to_string();
-        if text.contains(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
-}
-
-fn init_logging(level: Option<&str>) {
-    let filter = level
-        .map(tracing_subscriber::EnvFilter::new)
-        .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
 }
