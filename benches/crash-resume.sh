@@ -13,8 +13,12 @@
 #   benches/crash-resume.sh [--rows N] [--kills N] [--seed N]
 #                           [--state-interval N] [--batch-rows N]
 #                           [--changes N] [--work-dir DIR]
+#                           [--target csv|snowflake]
+#
+# --target snowflake runs `tap-postgres | target-snowflake` (upsert) into
+# the Snowflake double instead (slow: use e.g. --rows 20000 --kills 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup
-cargo build --release --quiet -p singer-e2e --bin crash-resume -p tap-postgres -p target-csv
+cargo build --release --quiet -p singer-e2e --bin crash-resume -p tap-postgres -p target-csv -p target-snowflake
 exec target/release/crash-resume "$@"

@@ -3,7 +3,7 @@
 //! Integration tests of another package cannot use
 //! `CARGO_BIN_EXE_<name>` (that only covers the package's own binaries) and
 //! artifact dependencies are unstable, so the harness builds the binaries
-//! itself: [`bin_dir`] runs `cargo build -p tap-postgres -p target-csv` (the
+//! itself: [`bin_dir`] runs `cargo build -p tap-postgres -p target-csv -p target-snowflake` (the
 //! cargo that built the caller, with the caller's profile and target
 //! directory; a no-op when they are fresh; cargo does not hold its lock
 //! while tests run) and returns the directory that holds them, the
@@ -24,7 +24,7 @@ pub const BIN_DIR_ENV: &str = "SINGER_E2E_BIN_DIR";
 
 /// The binaries the harness runs, by package (each package has one binary
 /// of the same name).
-pub const BINARIES: [&str; 2] = ["tap-postgres", "target-csv"];
+pub const BINARIES: [&str; 3] = ["tap-postgres", "target-csv", "target-snowflake"];
 
 /// The directory holding fresh builds of [`BINARIES`] (built once per
 /// process), or the directory named by [`BIN_DIR_ENV`].

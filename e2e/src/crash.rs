@@ -28,15 +28,17 @@
 //! - INCREMENTAL: duplicates are allowed (at-least-once) unless the
 //!   destination upserts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use singer_protocol::{Catalog, ReplicationMethod};
+use singer_target_snowflake::{SnowflakeConfig, SnowflakeLoader};
 
 use crate::error::{Error, Result, io};
 
@@ -57,9 +59,9 @@ pub fn stream_of(table: &str) -> String {
 
 /// Where the loaded rows go: the target under test.
 ///
-/// Implement it for another target (the Snowflake one: `command` runs
-/// `target-snowflake --config ...`, `rows` queries the table, `upserts`
-/// is true) and hand it to [`run`].
+/// Implement it for another target and hand it to [`run`]:
+/// [`CsvDestination`] reads files, [`SnowflakeDestination`] runs
+/// `target-snowflake --config ...`, queries the table and upserts.
 pub trait Destination {
     /// A short name for reports.
     fn name(&self) -> &str;
@@ -208,6 +210,231 @@ impl Destination for CsvDestination {
     }
 }
 
+/// The schema [`SnowflakeDestination`] loads into.
+pub const SNOWFLAKE_SCHEMA: &str = "RAW";
+
+/// `target-snowflake` with `load_method` upsert (MERGE on the key) into
+/// schema [`SNOWFLAKE_SCHEMA`] of a Snowflake endpoint (the double of
+/// `singer_testkit::snowflake_double`), with record metadata so the
+/// harness can see commits: every batch carries its own
+/// `_sdc_batched_at`.
+///
+/// The target stages batches in session temporary tables and publishes
+/// them only at a commit, so [`Destination::progress`] counts committed
+/// rows (≈ 90 bytes each, as the CSV files hold) and
+/// [`Destination::commits`] the `_sdc_batched_at` values seen appear. Both
+/// poll the endpoint at most every [`SnowflakeDestination::POLL`] and
+/// answer from the last poll in between.
+pub struct SnowflakeDestination {
+    binary: PathBuf,
+    config_path: PathBuf,
+    config: SnowflakeConfig,
+    monitor: Mutex<Monitor>,
+}
+
+/// What the polls of a [`SnowflakeDestination`] saw so far.
+#[derive(Default)]
+struct Monitor {
+    loader: Option<SnowflakeLoader>,
+    polled: Option<Instant>,
+    /// (table, `_sdc_batched_at`) pairs already counted.
+    batches: HashSet<(String, String)>,
+    rows: u64,
+}
+
+impl std::fmt::Debug for SnowflakeDestination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnowflakeDestination")
+            .field("binary", &self.binary)
+            .field("config_path", &self.config_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SnowflakeDestination {
+    /// The least time between two polls of the endpoint.
+    pub const POLL: Duration = Duration::from_millis(150);
+
+    /// Bytes a committed row stands for in [`Destination::progress`].
+    const ROW_BYTES: u64 = 90;
+
+    /// Writes the target's config under `work_dir`: `endpoint` (the
+    /// double's URL), login session parameter `FAKESNOW_DB_PATH` =
+    /// `database_path` (an isolated database of the double, which survives
+    /// the target's reconnects and restarts), upsert, batches of
+    /// `batch_rows` rows.
+    ///
+    /// # Errors
+    ///
+    /// When the config cannot be written or is not a valid target config.
+    pub fn new(
+        binary: PathBuf,
+        work_dir: &Path,
+        endpoint: &str,
+        database_path: &str,
+        batch_rows: u64,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(work_dir).map_err(io("creating", work_dir))?;
+        let config = json!({
+            "account": "testaccount",
+            "user": "tester",
+            "password": "not-checked-by-the-double",
+            "database": "CRASHDB",
+            "default_target_schema": SNOWFLAKE_SCHEMA,
+            "endpoint": endpoint,
+            "session_parameters": {"FAKESNOW_DB_PATH": database_path},
+            "load_method": "upsert",
+            "add_record_metadata": true,
+            "batch_size_rows": batch_rows,
+        });
+        let config_path = work_dir.join("target-snowflake.json");
+        write_json(&config_path, &config)?;
+        let config: SnowflakeConfig =
+            serde_json::from_value(config).map_err(|source| Error::Json {
+                what: "the target-snowflake config".to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            binary,
+            config_path,
+            config,
+            monitor: Mutex::new(Monitor::default()),
+        })
+    }
+
+    /// The table `stream` loads into, quoted.
+    fn table(stream: &str) -> String {
+        let table = stream.split_once('-').map_or(stream, |(_, t)| t);
+        format!("\"{SNOWFLAKE_SCHEMA}\".\"{}\"", table.to_ascii_uppercase())
+    }
+
+    /// Runs `sql` on the monitor's session (logging in on first use).
+    fn query(
+        monitor: &mut Monitor,
+        config: &SnowflakeConfig,
+        sql: &str,
+    ) -> Result<Vec<Vec<Option<String>>>> {
+        let loader = match &mut monitor.loader {
+            Some(loader) => loader,
+            slot @ None => slot.insert(SnowflakeLoader::new(config)?),
+        };
+        Ok(loader.query_text(sql)?)
+    }
+
+    /// The columns of `stream`'s table (none when it does not exist yet).
+    fn columns(
+        monitor: &mut Monitor,
+        config: &SnowflakeConfig,
+        stream: &str,
+    ) -> Result<Vec<String>> {
+        let table = stream.split_once('-').map_or(stream, |(_, t)| t);
+        let rows = Self::query(
+            monitor,
+            config,
+            &format!(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = '{SNOWFLAKE_SCHEMA}' AND table_name = '{}'",
+                table.to_ascii_uppercase()
+            ),
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .map(|c| c.to_ascii_uppercase())
+            .collect())
+    }
+
+    /// Polls the endpoint when the last poll is older than [`Self::POLL`]:
+    /// the rows of `_sdc_batched_at` values not seen before.
+    fn poll(&self) -> (u64, u64) {
+        let Ok(mut monitor) = self.monitor.lock() else {
+            return (0, 0);
+        };
+        if monitor.polled.is_none_or(|at| at.elapsed() >= Self::POLL) {
+            for table in [FULL_TABLE, INCREMENTAL_TABLE] {
+                let sql = format!(
+                    "SELECT \"_SDC_BATCHED_AT\"::VARCHAR, COUNT(*) FROM {} GROUP BY 1",
+                    Self::table(&stream_of(table))
+                );
+                // The table does not exist before the first commit.
+                let Ok(rows) = Self::query(&mut monitor, &self.config, &sql) else {
+                    continue;
+                };
+                for row in rows {
+                    let mut cells = row.into_iter();
+                    let batch = cells.next().flatten().unwrap_or_default();
+                    let count = cells
+                        .next()
+                        .flatten()
+                        .and_then(|n| n.parse::<u64>().ok())
+                        .unwrap_or(0);
+                    if monitor.batches.insert((table.to_owned(), batch)) {
+                        monitor.rows = monitor.rows.saturating_add(count);
+                    }
+                }
+            }
+            monitor.polled = Some(Instant::now());
+        }
+        let commits = u64::try_from(monitor.batches.len()).unwrap_or(u64::MAX);
+        (monitor.rows.saturating_mul(Self::ROW_BYTES), commits)
+    }
+}
+
+impl Destination for SnowflakeDestination {
+    fn name(&self) -> &str {
+        "target-snowflake (upsert)"
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.binary);
+        command.arg("--config").arg(&self.config_path);
+        command
+    }
+
+    fn progress(&self) -> u64 {
+        self.poll().0
+    }
+
+    fn commits(&self) -> u64 {
+        self.poll().1
+    }
+
+    fn rows(&self, stream: &str) -> Result<Vec<(String, String)>> {
+        let mut monitor = self.monitor.lock().map_err(|_| Error::Scenario {
+            reason: "the Snowflake monitor's lock is poisoned".to_owned(),
+        })?;
+        let columns = Self::columns(&mut monitor, &self.config, stream)?;
+        if columns.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Rows an ACTIVATE_VERSION soft-deleted are not in the table any more.
+        let live = if columns.iter().any(|c| c == "_SDC_DELETED_AT") {
+            " WHERE \"_SDC_DELETED_AT\" IS NULL"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT \"{}\"::VARCHAR, \"{}\" FROM {}{live}",
+            KEY.to_ascii_uppercase(),
+            VALUE.to_ascii_uppercase(),
+            Self::table(stream)
+        );
+        Ok(Self::query(&mut monitor, &self.config, &sql)?
+            .into_iter()
+            .map(|row| {
+                let mut cells = row.into_iter();
+                (
+                    cells.next().flatten().unwrap_or_default(),
+                    cells.next().flatten().unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    fn upserts(&self) -> bool {
+        true
+    }
+}
+
 /// Where a kill lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
@@ -283,6 +510,23 @@ impl Scenario {
             state_interval: 5_000,
             batch_rows: 7_000,
             changes_per_attempt: 50,
+        }
+    }
+}
+
+impl Scenario {
+    /// The CI size against the Snowflake double (much slower than files):
+    /// 2 × 6,000 rows, 5 kills.
+    #[must_use]
+    pub fn snowflake_ci(work_dir: PathBuf) -> Self {
+        Self {
+            rows: 6_000,
+            kills: 5,
+            seed: 0x5EED_F1A4,
+            work_dir,
+            state_interval: 500,
+            batch_rows: 700,
+            changes_per_attempt: 20,
         }
     }
 }

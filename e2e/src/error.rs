@@ -75,6 +75,9 @@ pub enum Error {
         /// The column.
         column: String,
     },
+    /// A query against the Snowflake destination (the double) failed.
+    #[error("snowflake destination: {0}")]
+    Snowflake(#[source] Box<singer_target_snowflake::Error>),
     /// A discovered catalog lacks a stream the scenario needs.
     #[error("the discovered catalog has no stream {stream:?}")]
     MissingStream {
@@ -95,6 +98,12 @@ pub enum Error {
         /// How the last attempt ended.
         last: String,
     },
+}
+
+impl From<singer_target_snowflake::Error> for Error {
+    fn from(error: singer_target_snowflake::Error) -> Self {
+        Self::Snowflake(Box::new(error))
+    }
 }
 
 /// The harness's result type.

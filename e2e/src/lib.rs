@@ -1,11 +1,14 @@
 //! End-to-end harness for the workspace's binaries, as users run them.
 //!
-//! - [`binaries`]: finds (and builds) `tap-postgres` and `target-csv` for
-//!   tests of this package, which cannot use `CARGO_BIN_EXE_*`.
+//! - [`binaries`]: finds (and builds) `tap-postgres`, `target-csv` and
+//!   `target-snowflake` for tests of this package, which cannot use
+//!   `CARGO_BIN_EXE_*`.
 //! - [`crash`]: `tap-postgres | <target>` killed with SIGKILL at random
 //!   points, resumed from the last state the target wrote, and the
 //!   destination compared with the source. Generic over the target
-//!   ([`crash::Destination`]); `target-csv` is [`crash::CsvDestination`].
+//!   ([`crash::Destination`]); `target-csv` is [`crash::CsvDestination`],
+//!   `target-snowflake` (upsert, against the Snowflake double) is
+//!   [`crash::SnowflakeDestination`].
 //!
 //! The tests (`tests/it`) run the CI-sized crash scenario and Meltano with
 //! `fixtures/meltano`; the binary `crash-resume` (and

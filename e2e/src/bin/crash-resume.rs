@@ -4,10 +4,13 @@
 //! ```text
 //! crash-resume [--rows N] [--kills N] [--seed N] [--state-interval N]
 //!              [--batch-rows N] [--changes N] [--work-dir DIR]
+//!              [--target csv|snowflake]
 //! ```
 //!
 //! Starts a throwaway PostgreSQL, fills two tables of `--rows` rows, runs
-//! `tap-postgres | target-csv` with `--kills` SIGKILLs at random stages
+//! `tap-postgres | target-csv` (or, with `--target snowflake`,
+//! `tap-postgres | target-snowflake` upserting into the Snowflake double,
+//! which needs the venv of `scripts/setup`) with `--kills` SIGKILLs at random stages
 //! (see `singer_e2e::crash`), and prints the report. Exit code 0 when the
 //! destination matches the source, 1 when it does not or the run failed,
 //! 2 on a usage error.
@@ -22,7 +25,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use singer_e2e::binaries::binary;
-use singer_e2e::crash::{self, CsvDestination, Scenario, Source};
+use singer_e2e::crash::{
+    self, CsvDestination, Destination, Scenario, SnowflakeDestination, Source,
+};
 
 fn main() -> ExitCode {
     let mut scenario =
@@ -33,6 +38,7 @@ fn main() -> ExitCode {
     scenario.state_interval = 10_000;
     scenario.batch_rows = 20_000;
     scenario.changes_per_attempt = 200;
+    let mut snowflake = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let Some(value) = args.next() else {
@@ -54,13 +60,27 @@ fn main() -> ExitCode {
             "--state-interval" => number().map(|n| scenario.state_interval = n),
             "--batch-rows" => number().map(|n| scenario.batch_rows = n),
             "--changes" => number().map(|n| scenario.changes_per_attempt = n),
+            "--target" => match value.as_str() {
+                "csv" => {
+                    snowflake = false;
+                    Ok(())
+                }
+                "snowflake" => {
+                    snowflake = true;
+                    Ok(())
+                }
+                _ => {
+                    eprintln!("--target: csv or snowflake, not {value:?}");
+                    Err(ExitCode::from(2))
+                }
+            },
             "--work-dir" => {
                 scenario.work_dir = PathBuf::from(&value);
                 Ok(())
             }
             _ => {
                 eprintln!(
-                    "unknown flag {flag}; usage: crash-resume [--rows N] [--kills N] [--seed N] [--state-interval N] [--batch-rows N] [--changes N] [--work-dir DIR]"
+                    "unknown flag {flag}; usage: crash-resume [--rows N] [--kills N] [--seed N] [--state-interval N] [--batch-rows N] [--changes N] [--work-dir DIR] [--target csv|snowflake]"
                 );
                 Err(ExitCode::from(2))
             }
@@ -69,11 +89,11 @@ fn main() -> ExitCode {
             return code;
         }
     }
-    match run(&scenario) {
+    match run(&scenario, snowflake) {
         Ok(report) => {
             println!("{}", report.to_text());
             println!(
-                "work directory (configs, states, logs, CSV files): {}",
+                "work directory (configs, states, logs, CSV files if any): {}",
                 scenario.work_dir.display()
             );
             if report.failures().is_empty() {
@@ -89,9 +109,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(scenario: &Scenario) -> Result<crash::Report, Box<dyn std::error::Error>> {
+fn run(scenario: &Scenario, snowflake: bool) -> Result<crash::Report, Box<dyn std::error::Error>> {
     let tap = binary("tap-postgres")?;
-    let target = binary("target-csv")?;
     if scenario.work_dir.exists() {
         std::fs::remove_dir_all(&scenario.work_dir)?;
     }
@@ -107,12 +126,27 @@ fn run(scenario: &Scenario) -> Result<crash::Report, Box<dyn std::error::Error>>
         user: cluster.user().to_owned(),
         dbname: db,
     };
-    let destination = CsvDestination::new(target, &scenario.work_dir, scenario.batch_rows)?;
+    let destination: Box<dyn Destination> = if snowflake {
+        let double = singer_testkit::snowflake_double()?;
+        Box::new(SnowflakeDestination::new(
+            binary("target-snowflake")?,
+            &scenario.work_dir,
+            &double.url(),
+            &double.isolated_database("crash-resume"),
+            scenario.batch_rows,
+        )?)
+    } else {
+        Box::new(CsvDestination::new(
+            binary("target-csv")?,
+            &scenario.work_dir,
+            scenario.batch_rows,
+        )?)
+    };
     Ok(crash::run(
         scenario,
         &tap,
         &source,
         &mut client,
-        &destination,
+        destination.as_ref(),
     )?)
 }

@@ -1,8 +1,11 @@
 //! End-to-end tests: Meltano with our binaries as custom plugins
-//! (`meltano`), and crash/resume of `tap-postgres | target-csv` (`crash`).
+//! (`meltano`), and crash/resume of `tap-postgres | target-csv` (`crash`)
+//! and of `tap-postgres | target-snowflake` (upsert) against the Snowflake
+//! double (`crash_snowflake`).
 //!
 //! The binaries are built by the harness (`singer_e2e::binaries`): it runs
-//! `cargo build -p tap-postgres -p target-csv` in this test's profile
+//! `cargo build -p tap-postgres -p target-csv -p target-snowflake` in this
+//! test's profile
 //! first, so `cargo test -p singer-e2e` alone tests fresh binaries.
 
 #![allow(
@@ -15,4 +18,5 @@
 )]
 
 mod crash;
+mod crash_snowflake;
 mod meltano;
