@@ -2,7 +2,7 @@
 //!
 //! Glue only: [`singer_cli::run_target`] parses arguments, loads
 //! configuration, sets up logging on stderr and signal handling, and runs
-//! [`singer_target::Driver`] over [`singer_target_csv::CsvLoader`]. stdout carries
+//! `singer_target::Driver` over [`singer_target_csv::CsvLoader`]. stdout carries
 //! the STATE values only. Exit codes: 0 success, 1 runtime failure (bad
 //! input, a failed write or statement, a signal), 2 usage or configuration
 //! error.
