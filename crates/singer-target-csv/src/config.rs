@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use singer_protocol::{About, Setting, SettingKind};
-use singer_schema::{FlatteningConfig, ValidationConfig, ValidationPolicy};
-use singer_target::{BatchConfig, DriverConfig};
+use singer_schema::ValidationPolicy;
+use singer_target::{DriverConfig, DriverSettings};
 
 use crate::error::{Error, Result};
 
@@ -242,21 +242,19 @@ impl CsvConfig {
             Mode::Overwrite => None,
             Mode::Append => Some(Duration::from_secs(self.commit_interval_seconds)),
         };
-        let mut config = DriverConfig::default()
-            .with_batch(BatchConfig {
-                max_records: self.batch_size_rows,
-                max_bytes: self.batch_max_bytes,
-                max_age: Duration::from_secs(self.batch_max_age_seconds),
-            })
-            .with_commit_interval(commit_interval)
-            .with_validate(self.validate_records)
-            .with_validation(ValidationConfig::new().with_policy(self.validation_policy))
-            .with_record_metadata(self.add_record_metadata)
-            .with_flattening(FlatteningConfig {
-                flattening_enabled: self.flattening_enabled,
-                flattening_max_depth: self.flattening_max_depth,
-            })
-            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)));
+        let mut config = DriverSettings {
+            validate_records: self.validate_records,
+            validation_policy: self.validation_policy,
+            add_record_metadata: self.add_record_metadata,
+            flattening_enabled: self.flattening_enabled,
+            flattening_max_depth: self.flattening_max_depth,
+            batch_size_rows: self.batch_size_rows,
+            batch_max_bytes: self.batch_max_bytes,
+            batch_max_age_seconds: self.batch_max_age_seconds,
+            metrics_interval_seconds: self.metrics_interval_seconds,
+        }
+        .driver_config()
+        .with_commit_interval(commit_interval);
         config.max_line_bytes = self.max_line_bytes.max(1);
         config
     }

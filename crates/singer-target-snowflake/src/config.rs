@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use singer_protocol::{About, SecretString, Setting, SettingKind};
-use singer_schema::{FlatteningConfig, ValidationConfig, ValidationPolicy};
-use singer_target::{BatchConfig, DriverConfig, RetryPolicy};
+use singer_schema::ValidationPolicy;
+use singer_target::{DriverConfig, DriverSettings, RetryPolicy};
 
 use crate::error::{Error, Result};
 
@@ -390,25 +390,23 @@ impl SnowflakeConfig {
     /// driver commits (and lets STATE out) after every batch write.
     #[must_use]
     pub fn driver_config(&self) -> DriverConfig {
-        DriverConfig::default()
-            .with_batch(BatchConfig {
-                max_records: self.batch_size_rows,
-                max_bytes: self.batch_max_bytes,
-                max_age: Duration::from_secs(self.batch_max_age_seconds),
-            })
-            .with_commit_interval(Some(Duration::ZERO))
-            .with_validate(self.validate_records)
-            .with_validation(ValidationConfig::new().with_policy(self.validation_policy))
-            .with_record_metadata(self.add_record_metadata)
-            .with_flattening(FlatteningConfig {
-                flattening_enabled: self.flattening_enabled,
-                flattening_max_depth: self.flattening_max_depth,
-            })
-            .with_retry(RetryPolicy {
-                max_attempts: self.max_retries.saturating_add(1),
-                ..RetryPolicy::new()
-            })
-            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)))
+        DriverSettings {
+            validate_records: self.validate_records,
+            validation_policy: self.validation_policy,
+            add_record_metadata: self.add_record_metadata,
+            flattening_enabled: self.flattening_enabled,
+            flattening_max_depth: self.flattening_max_depth,
+            batch_size_rows: self.batch_size_rows,
+            batch_max_bytes: self.batch_max_bytes,
+            batch_max_age_seconds: self.batch_max_age_seconds,
+            metrics_interval_seconds: self.metrics_interval_seconds,
+        }
+        .driver_config()
+        .with_commit_interval(Some(Duration::ZERO))
+        .with_retry(RetryPolicy {
+            max_attempts: self.max_retries.saturating_add(1),
+            ..RetryPolicy::new()
+        })
     }
 
     /// The credentials: a key pair (`private_key`, else the file at

@@ -225,3 +225,56 @@ mod tests {
         assert_ne!(policy.backoff(5, 1), policy.backoff(5, 2));
     }
 }
+
+/// The driver settings every target exposes under the same names
+/// (`validate_records`, `validation_policy`, `add_record_metadata`,
+/// `flattening_*`, `batch_*`, `metrics_interval_seconds`), as read from its
+/// configuration, and the one mapping from them to a [`DriverConfig`].
+///
+/// Each target's config type keeps these as its own fields rather than
+/// `#[serde(flatten)]`ing a shared struct: with serde_json's
+/// `arbitrary_precision` (on in this workspace), flattened numeric fields
+/// fail to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverSettings {
+    /// `validate_records`.
+    pub validate_records: bool,
+    /// `validation_policy`.
+    pub validation_policy: singer_schema::ValidationPolicy,
+    /// `add_record_metadata`.
+    pub add_record_metadata: bool,
+    /// `flattening_enabled`.
+    pub flattening_enabled: bool,
+    /// `flattening_max_depth`.
+    pub flattening_max_depth: usize,
+    /// `batch_size_rows`.
+    pub batch_size_rows: usize,
+    /// `batch_max_bytes`.
+    pub batch_max_bytes: usize,
+    /// `batch_max_age_seconds`.
+    pub batch_max_age_seconds: u64,
+    /// `metrics_interval_seconds` (at least 1).
+    pub metrics_interval_seconds: u64,
+}
+
+impl DriverSettings {
+    /// The driver configuration these settings ask for (commit interval,
+    /// retries and line limit stay at their defaults for the caller to set).
+    #[must_use]
+    pub fn driver_config(&self) -> DriverConfig {
+        DriverConfig::default()
+            .with_batch(BatchConfig {
+                max_records: self.batch_size_rows,
+                max_bytes: self.batch_max_bytes,
+                max_age: Duration::from_secs(self.batch_max_age_seconds),
+            })
+            .with_validate(self.validate_records)
+            .with_validation(ValidationConfig::new().with_policy(self.validation_policy))
+            .with_record_metadata(self.add_record_metadata)
+            .with_flattening(FlatteningConfig {
+                flattening_enabled: self.flattening_enabled,
+                flattening_max_depth: self.flattening_max_depth,
+            })
+            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)))
+    }
+}

@@ -104,7 +104,7 @@ mod metadata;
 mod signal;
 mod stream;
 
-pub use config::{BatchConfig, DriverConfig, RetryPolicy};
+pub use config::{BatchConfig, DriverConfig, DriverSettings, RetryPolicy};
 pub use driver::{Driver, Summary};
 pub use error::{BoxError, Error, Result};
 pub use loader::{Batch, Loader, LoaderError, Row, StreamSchema};
