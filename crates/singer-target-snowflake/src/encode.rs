@@ -181,7 +181,14 @@ fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, 
                 "NaN" | "nan" => "NaN",
                 "Infinity" | "inf" | "+Infinity" => "inf",
                 "-Infinity" | "-inf" => "-inf",
-                number if is_number(number) => number,
+                number if is_number(number) => {
+                    if !fits_double(number) {
+                        return Err(Problem::Special {
+                            reason: "more significant digits than FLOAT (a double) holds",
+                        });
+                    }
+                    number
+                }
                 _ => return Err(bad(format!("{} is not a number", preview(cell)))),
             };
             push_json_string(out, token);
@@ -217,7 +224,7 @@ fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, 
             push_json_string(out, &date.format("%Y-%m-%d").to_string());
         }
         SqlType::Time => {
-            let time = NaiveTime::parse_from_str(&text, "%H:%M:%S%.f").map_err(|_| {
+            let time = parse_time(&text).ok_or_else(|| {
                 if text.starts_with("24:") {
                     Problem::Special {
                         reason: "TIME ends at 23:59:59.999999999",
@@ -263,6 +270,38 @@ fn push_json_string(out: &mut String, text: &str) {
 
 fn is_number(text: &str) -> bool {
     plain_decimal(text).is_some()
+}
+
+/// Whether a number's text survives a double unchanged: its exact decimal
+/// equals the decimal of the nearest double's shortest rendering (`0.1`,
+/// `3.4028235e38` do; `12345678901234567890.5` does not). A FLOAT column
+/// would round anything else.
+fn fits_double(text: &str) -> bool {
+    let Ok(double) = text.parse::<f64>() else {
+        return false;
+    };
+    double.is_finite()
+        && plain_decimal(text).map(|p| canonical_plain(&p))
+            == plain_decimal(&format!("{double:e}")).map(|p| canonical_plain(&p))
+}
+
+/// A plain decimal without leading or trailing zeros (`-0` is `0`).
+fn canonical_plain(plain: &str) -> String {
+    let (negative, digits) = plain
+        .strip_prefix('-')
+        .map_or((false, plain), |rest| (true, rest));
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    if int.is_empty() && frac.is_empty() {
+        return "0".to_owned();
+    }
+    format!(
+        "{}{}{}{frac}",
+        if negative { "-" } else { "" },
+        if int.is_empty() { "0" } else { int },
+        if frac.is_empty() { "" } else { "." }
+    )
 }
 
 /// A JSON number's text as a plain decimal (no exponent): `1.5e3` →
@@ -355,6 +394,35 @@ fn parse_date(text: &str) -> Result<NaiveDate, Problem> {
     Ok(date)
 }
 
+/// A time of day: `HH:MM:SS[.f]`, or RFC 3339's full-time with an offset
+/// (`12:00:00+05:30`, `06:30:00Z`, what JSON Schema's `time` format means
+/// and what `timetz` columns become), which is turned into UTC the way
+/// timestamps are (wrapping around midnight): Snowflake's TIME has no zone.
+fn parse_time(text: &str) -> Option<NaiveTime> {
+    if let Ok(time) = NaiveTime::parse_from_str(text, "%H:%M:%S%.f") {
+        return Some(time);
+    }
+    let (local, offset_seconds) = if let Some(local) = text.strip_suffix(['Z', 'z']) {
+        (local, 0)
+    } else {
+        let at = text.rfind(['+', '-'])?;
+        let (local, offset) = text.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (hours, minutes) = offset.get(1..)?.split_once(':')?;
+        if hours.len() != 2 || minutes.len() != 2 {
+            return None;
+        }
+        let seconds = hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60;
+        if seconds >= 86_400 {
+            return None;
+        }
+        (local, sign * seconds)
+    };
+    let time = NaiveTime::parse_from_str(local, "%H:%M:%S%.f").ok()?;
+    let (utc, _) = time.overflowing_sub_signed(chrono::TimeDelta::seconds(offset_seconds));
+    Some(utc)
+}
+
 fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, Problem> {
     if is_special_temporal(text) {
         return Err(SPECIAL_TEMPORAL);
@@ -408,6 +476,53 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_refuse_digits_a_double_would_round_away() {
+        for fits in [
+            "0.1",
+            "-2.25",
+            "3.4028235e+38",
+            "1.7976931348623157e308",
+            "-1E-38",
+            "0",
+            "-0.0",
+            "1e22",
+            "9007199254740992",
+            "0.30000000000000004",
+        ] {
+            assert!(fits_double(fits), "{fits}");
+        }
+        for rounds in [
+            "12345678901234567890.123456789012345678901234567890",
+            "0.99999999999999999999999999999999999999",
+            "9007199254740993",
+            "123456789012345678",
+            "1e400",
+        ] {
+            assert!(!fits_double(rounds), "{rounds}");
+            assert!(
+                matches!(
+                    encode(rounds, SqlType::Float),
+                    Err(message) if message.starts_with("special")
+                ),
+                "{rounds}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_with_an_offset_become_utc_times_of_day() {
+        let time = |t: &str| parse_time(t).map(|t| t.format("%H:%M:%S%.f").to_string());
+        assert_eq!(time("23:59:59.999999").as_deref(), Some("23:59:59.999999"));
+        assert_eq!(time("12:00:00+05:30").as_deref(), Some("06:30:00"));
+        assert_eq!(time("00:00:00-08:00").as_deref(), Some("08:00:00"));
+        assert_eq!(time("20:00:00.5-08:00").as_deref(), Some("04:00:00.500"));
+        assert_eq!(time("06:30:00Z").as_deref(), Some("06:30:00"));
+        for bad in ["12:00:00+5:30", "12:00:00+25:00", "noon", "12:00:00+", ""] {
+            assert_eq!(time(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn decimals_lose_no_digit_and_exponents_expand() {
