@@ -20,3 +20,5 @@
 mod crash;
 mod crash_snowflake;
 mod meltano;
+mod peers;
+mod venv;

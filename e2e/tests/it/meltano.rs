@@ -3,8 +3,8 @@
 //! `metadata` extra), `meltano run` twice with changes in between, the
 //! second run incremental from the state Meltano saved.
 //!
-//! Meltano (pinned in `scripts/meltano-venv`) is installed from PyPI into
-//! `target/e2e/meltano-venv` by that script on first use and reused after;
+//! Meltano (pinned in `scripts/py-venv`) is installed from PyPI into
+//! `target/e2e/venv/meltano` by that script on first use and reused after;
 //! if PyPI cannot be reached the test fails saying so. Runs are offline:
 //! HTTP(S) proxies point at a closed port, anonymous usage stats and
 //! tracking are off, and the system database is SQLite in the project.
@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use singer_protocol::{Catalog, ReplicationMethod};
 
-/// What `scripts/meltano-venv` installs (keep in step).
+/// What `scripts/py-venv meltano` installs (keep in step).
 const MELTANO_VERSION: &str = "4.4.1";
 const ISSUES: u32 = 300;
 const STATE_ID: &str = "dev:tap-postgres-to-target-csv";
@@ -27,23 +27,7 @@ fn repo() -> PathBuf {
 
 /// Installs Meltano if needed and returns its executable.
 fn meltano_executable() -> PathBuf {
-    let bin_dir = singer_e2e::binaries::bin_dir().expect("binaries under test");
-    // target/<profile> → target/e2e/meltano-venv
-    let venv = bin_dir
-        .parent()
-        .expect("a target directory")
-        .join("e2e/meltano-venv");
-    let output = Command::new(repo().join("scripts/meltano-venv"))
-        .arg(&venv)
-        .output()
-        .expect("running scripts/meltano-venv");
-    assert!(
-        output.status.success(),
-        "installing Meltano {MELTANO_VERSION} from PyPI failed (scripts/meltano-venv {}):\n{}",
-        venv.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    venv.join("bin/meltano")
+    crate::venv::install("meltano").join("bin/meltano")
 }
 
 struct Project {
