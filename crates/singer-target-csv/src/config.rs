@@ -242,7 +242,7 @@ impl CsvConfig {
             Mode::Overwrite => None,
             Mode::Append => Some(Duration::from_secs(self.commit_interval_seconds)),
         };
-        let mut config = DriverSettings {
+        DriverSettings {
             validate_records: self.validate_records,
             validation_policy: self.validation_policy,
             add_record_metadata: self.add_record_metadata,
@@ -252,11 +252,10 @@ impl CsvConfig {
             batch_max_bytes: self.batch_max_bytes,
             batch_max_age_seconds: self.batch_max_age_seconds,
             metrics_interval_seconds: self.metrics_interval_seconds,
+            max_line_bytes: self.max_line_bytes,
         }
         .driver_config()
-        .with_commit_interval(commit_interval);
-        config.max_line_bytes = self.max_line_bytes.max(1);
-        config
+        .with_commit_interval(commit_interval)
     }
 
     /// The file name template in effect.

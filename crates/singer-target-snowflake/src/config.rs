@@ -137,6 +137,12 @@ const SETTINGS: &[Setting] = &[
         .default_value("60"),
     Setting::new("metrics_interval_seconds", SettingKind::Integer, "Seconds between METRIC lines.")
         .default_value("60"),
+    Setting::new(
+        "max_line_bytes",
+        SettingKind::Integer,
+        "Longest input line accepted, in bytes; a longer one fails the run with its line number.",
+    )
+    .default_value("67108864"),
 ];
 
 /// How rows reach the table.
@@ -302,6 +308,13 @@ pub struct SnowflakeConfig {
     /// Seconds between METRIC lines.
     #[serde(default = "default_metrics_interval")]
     pub metrics_interval_seconds: u64,
+    /// Longest input line accepted, in bytes.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+}
+
+const fn default_max_line_bytes() -> usize {
+    singer_protocol::DEFAULT_MAX_LINE_BYTES
 }
 
 const fn default_max_bind_bytes() -> usize {
@@ -383,6 +396,7 @@ impl SnowflakeConfig {
             batch_max_bytes: default_batch_bytes(),
             batch_max_age_seconds: default_batch_age(),
             metrics_interval_seconds: default_metrics_interval(),
+            max_line_bytes: default_max_line_bytes(),
         }
     }
 
@@ -400,6 +414,7 @@ impl SnowflakeConfig {
             batch_max_bytes: self.batch_max_bytes,
             batch_max_age_seconds: self.batch_max_age_seconds,
             metrics_interval_seconds: self.metrics_interval_seconds,
+            max_line_bytes: self.max_line_bytes,
         }
         .driver_config()
         .with_commit_interval(Some(Duration::ZERO))

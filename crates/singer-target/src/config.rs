@@ -228,7 +228,7 @@ mod tests {
 
 /// The driver settings every target exposes under the same names
 /// (`validate_records`, `validation_policy`, `add_record_metadata`,
-/// `flattening_*`, `batch_*`, `metrics_interval_seconds`), as read from its
+/// `flattening_*`, `batch_*`, `metrics_interval_seconds`, `max_line_bytes`), as read from its
 /// configuration, and the one mapping from them to a [`DriverConfig`].
 ///
 /// Each target's config type keeps these as its own fields rather than
@@ -255,14 +255,16 @@ pub struct DriverSettings {
     pub batch_max_age_seconds: u64,
     /// `metrics_interval_seconds` (at least 1).
     pub metrics_interval_seconds: u64,
+    /// `max_line_bytes` (at least 1): the longest input line accepted.
+    pub max_line_bytes: usize,
 }
 
 impl DriverSettings {
-    /// The driver configuration these settings ask for (commit interval,
-    /// retries and line limit stay at their defaults for the caller to set).
+    /// The driver configuration these settings ask for (commit interval
+    /// and retries stay at their defaults for the caller to set).
     #[must_use]
     pub fn driver_config(&self) -> DriverConfig {
-        DriverConfig::default()
+        let mut config = DriverConfig::default()
             .with_batch(BatchConfig {
                 max_records: self.batch_size_rows,
                 max_bytes: self.batch_max_bytes,
@@ -275,6 +277,8 @@ impl DriverSettings {
                 flattening_enabled: self.flattening_enabled,
                 flattening_max_depth: self.flattening_max_depth,
             })
-            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)))
+            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)));
+        config.max_line_bytes = self.max_line_bytes.max(1);
+        config
     }
 }

@@ -89,6 +89,30 @@ impl Case {
         })
     }
 
+    /// The case as `binary` must pass it: `<case>.<binary>.stdout`, where
+    /// it exists, replaces the expected stdout (targets commit at different
+    /// points: target-snowflake at every STATE boundary, target-csv on its
+    /// interval, so the STATE lines a bad line leaves differ).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the override exists but cannot be read.
+    pub fn for_binary(mut self, binary: &str) -> Result<Self, Error> {
+        let path = self.dir.join(format!("{}.{binary}.stdout", self.name));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => self.stdout = text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "read the corpus file",
+                    path,
+                    source,
+                });
+            }
+        }
+        Ok(self)
+    }
+
     /// The case name (the file stem).
     #[must_use]
     pub fn name(&self) -> &str {
@@ -303,13 +327,39 @@ pub fn check(case: &Case, output: &Output) -> Result<(), String> {
 ///
 /// One report of every case that failed (or could not run), so a single
 /// test run shows them all.
-pub fn walk(
+pub fn walk(dir: &Path, run: impl FnMut(&Case) -> Result<Output, String>) -> Result<usize, String> {
+    walk_cases(dir, &cases(dir).map_err(|e| e.to_string())?, run)
+}
+
+/// [`walk`] for one binary: each case with its `<case>.<binary>.stdout`
+/// override applied ([`Case::for_binary`]).
+///
+/// # Errors
+///
+/// As [`walk`].
+pub fn walk_for(
+    binary: &str,
     dir: &Path,
+    run: impl FnMut(&Case) -> Result<Output, String>,
+) -> Result<usize, String> {
+    let cases: Vec<Case> = cases(dir)
+        .and_then(|cases| {
+            cases
+                .into_iter()
+                .map(|case| case.for_binary(binary))
+                .collect()
+        })
+        .map_err(|e| e.to_string())?;
+    walk_cases(dir, &cases, run)
+}
+
+fn walk_cases(
+    dir: &Path,
+    cases: &[Case],
     mut run: impl FnMut(&Case) -> Result<Output, String>,
 ) -> Result<usize, String> {
-    let cases = cases(dir).map_err(|e| e.to_string())?;
     let mut report = String::new();
-    for case in &cases {
+    for case in cases {
         let result = run(case).and_then(|output| check(case, &output));
         if let Err(failure) = result {
             let _ = writeln!(report, "{failure}");

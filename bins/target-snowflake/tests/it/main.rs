@@ -12,5 +12,6 @@
 )]
 
 mod cli;
+mod corpus;
 mod pipeline;
 mod support;
