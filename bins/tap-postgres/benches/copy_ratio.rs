@@ -2,7 +2,8 @@
 //! on the same table, in the same run (issue #4's speed and memory goal).
 //!
 //! Loads a realistic table (14 columns of mixed types, ~10% NULLs, generated
-//! in SQL) of `ROWS` rows into a throwaway PostgreSQL, then alternates
+//! in SQL by `fixtures/postgres/bench-issues.sql`) of `ROWS` rows into a
+//! throwaway PostgreSQL, then alternates
 //! `psql -c "COPY (SELECT ...) TO STDOUT (FORMAT binary)" > /dev/null` and
 //! `tap-postgres --catalog ... > /dev/null` `RUNS` times each, and prints the
 //! median times, the ratio, rows/s and the tap's peak RSS (from
@@ -32,6 +33,8 @@ use std::time::Instant;
 const ROWS: u64 = 1_000_000;
 const SMALL_ROWS: u64 = 10_000;
 const RUNS: usize = 5;
+/// The bench table; `:rows` is its size.
+const TABLE_SQL: &str = include_str!("../../../fixtures/postgres/bench-issues.sql");
 
 const COLUMNS: &str = "id, project_id, author_id, title, description, state, weight, \
     time_estimate, confidential, labels, metadata, created_at, updated_at, due_date";
@@ -68,33 +71,11 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The GitLab-like `issues` table, generated in SQL.
+/// The GitLab-like `issues` table of `fixtures/postgres/bench-issues.sql`
+/// (shared with `benches/benches/side_by_side.rs`), generated in SQL.
 fn load(client: &mut postgres::Client, rows: u64) {
     client
-        .batch_execute(&format!(
-            "CREATE TABLE issues (
-               id bigint PRIMARY KEY, project_id integer, author_id integer, title text,
-               description text, state smallint, weight numeric(12,4), time_estimate double precision,
-               confidential boolean, labels text[], metadata jsonb, created_at timestamptz,
-               updated_at timestamp, due_date date);
-             INSERT INTO issues
-             SELECT i,
-                    (i * 7919) % 100000,
-                    CASE WHEN i % 10 = 0 THEN NULL ELSE (i * 104729) % 50000 END,
-                    'Issue ' || i || ' about ' || md5(i::text),
-                    CASE WHEN i % 10 = 1 THEN NULL ELSE repeat('lorem ipsum ', (1 + i % 8)::int) || md5((i * 3)::text) END,
-                    (i % 4)::smallint,
-                    CASE WHEN i % 10 = 2 THEN NULL ELSE ((i * 31) % 1000000) / 1000.0 END,
-                    CASE WHEN i % 10 = 3 THEN NULL ELSE (i % 977) * 1.25 END,
-                    i % 3 = 0,
-                    CASE WHEN i % 10 = 4 THEN NULL ELSE ARRAY['bug', 'backend', 'p' || (i % 5)] END,
-                    CASE WHEN i % 10 = 5 THEN NULL ELSE jsonb_build_object('severity', i % 4, 'source', 'web') END,
-                    timestamptz '2020-01-01 00:00:00+00' + (i || ' seconds')::interval * 37,
-                    CASE WHEN i % 10 = 6 THEN NULL ELSE timestamp '2021-01-01' + (i || ' seconds')::interval * 41 END,
-                    CASE WHEN i % 10 = 7 THEN NULL ELSE date '2022-01-01' + (i % 1000)::int END
-             FROM generate_series(1::bigint, {rows}) AS i;
-             ANALYZE issues;"
-        ))
+        .batch_execute(&TABLE_SQL.replace(":rows", &rows.to_string()))
         .expect("load");
 }
 
