@@ -6,7 +6,8 @@
 //! list of types), `format` (`date-time`/`date`/`time` through
 //! [`singer_schema::format_text_matches`], `x-singer.decimal` with
 //! `precision`/`scale` through [`singer_schema::decimal_text_fits`]), and
-//! `items` of the same kind; at the top level `properties`, `required` and
+//! `items` of the same kind, `anyOf` of such checks and `enum` of strings;
+//! at the top level `properties`, `required` and
 //! `additionalProperties: false`. A schema using any other keyword gets no
 //! fast path. When the fast path passes a record, the full validator would
 //! too; when it does not (or is unsure, e.g. `1.0` for an integer), the
@@ -46,6 +47,12 @@ pub(crate) struct Check {
     format: Option<Format>,
     decimal: Option<(Option<u64>, Option<u64>)>,
     items: Option<Box<Check>>,
+    /// `anyOf`: at least one must pass (besides this check's own keywords).
+    any_of: Option<Vec<Check>>,
+    /// `enum` of strings, as the JSON texts they serialize to: a value
+    /// passes if its raw text is one of them (an escaped spelling of the
+    /// same string is left to the validator).
+    one_of_texts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +145,8 @@ impl Check {
             format: None,
             decimal: None,
             items: None,
+            any_of: None,
+            one_of_texts: None,
         };
         let mut precision = None;
         let mut scale = None;
@@ -156,6 +165,29 @@ impl Check {
                 "precision" => precision = Some(value.as_u64()?),
                 "scale" => scale = Some(value.as_u64()?),
                 "items" => check.items = Some(Box::new(Self::compile(value, config, depth + 1)?)),
+                // What tap-postgres emits for floats (`number` or the
+                // strings NaN/Infinity) and multi-dimensional arrays.
+                "anyOf" => {
+                    let branches = value.as_array()?;
+                    if branches.is_empty() {
+                        return None;
+                    }
+                    check.any_of = Some(
+                        branches
+                            .iter()
+                            .map(|b| Self::compile(b, config, depth + 1))
+                            .collect::<Option<Vec<_>>>()?,
+                    );
+                }
+                "enum" => {
+                    check.one_of_texts = Some(
+                        value
+                            .as_array()?
+                            .iter()
+                            .map(|v| v.as_str().and_then(|s| serde_json::to_string(s).ok()))
+                            .collect::<Option<Vec<_>>>()?,
+                    );
+                }
                 other if ANNOTATIONS.contains(&other) => {}
                 _ => return None,
             }
@@ -174,6 +206,18 @@ impl Check {
 
     /// Whether `raw` certainly passes (`false`: fails or unsure).
     pub(crate) fn passes(&self, raw: &RawValue) -> bool {
+        self.own_keywords_pass(raw)
+            && self
+                .one_of_texts
+                .as_ref()
+                .is_none_or(|texts| texts.iter().any(|t| t == raw.get()))
+            && self
+                .any_of
+                .as_ref()
+                .is_none_or(|branches| branches.iter().any(|b| b.passes(raw)))
+    }
+
+    fn own_keywords_pass(&self, raw: &RawValue) -> bool {
         let text = raw.get();
         match text.as_bytes().first() {
             Some(b'n') => self.types & NULL != 0,
@@ -256,6 +300,9 @@ mod tests {
             "a": {"type": ["null", "array"], "items": {"type": "string"}},
             "o": {"type": ["null", "object"]},
             "any": {},
+            "f": {"anyOf": [{"type": ["number", "null"]}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]},
+            "e": {"type": "string", "enum": ["x", "a\"b"]},
+            "m": {"type": ["array", "null"], "items": {"anyOf": [{"type": ["string", "null"]}, {"type": "array"}]}},
         }, "required": ["i"]});
         let config = ValidationConfig::default();
         let fast = FastSchema::compile(&schema, &config).expect("covered");
@@ -286,6 +333,11 @@ mod tests {
             "{}",
             "{\"a\":1}",
             "\"a\\\"b\"",
+            "\"Infinity\"",
+            "\"-Infinity\"",
+            "\"\\u004EaN\"",
+            "[[\"a\"],[null]]",
+            "[\"a\",null]",
         ];
         let names: Vec<&str> = fast_names(&schema);
         let mut passed = 0;
@@ -307,6 +359,15 @@ mod tests {
                 passed += usize::from(quick);
             }
         }
+        // anyOf and string enums are covered: floats with their special
+        // strings, multi-dimensional arrays.
+        let index = |n: &str| names.iter().position(|x| *x == n).expect("property");
+        let raw = |t: &str| -> Box<RawValue> { serde_json::from_str(t).expect("json") };
+        assert!(fast.checks[index("f")].passes(&raw("1.25")));
+        assert!(fast.checks[index("f")].passes(&raw("\"NaN\"")));
+        assert!(!fast.checks[index("f")].passes(&raw("\"nan\"")));
+        assert!(fast.checks[index("m")].passes(&raw("[[\"a\"],[null]]")));
+        assert!(!fast.checks[index("e")].passes(&raw("\"y\"")));
         assert!(
             passed > 60,
             "the fast path should pass most valid values, passed {passed}"
@@ -317,6 +378,9 @@ mod tests {
         );
         assert!(
             FastSchema::compile(&json!({"properties": {"a": {"anyOf": []}}}), &config).is_none()
+        );
+        assert!(
+            FastSchema::compile(&json!({"properties": {"a": {"enum": [1]}}}), &config).is_none()
         );
         assert!(
             FastSchema::compile(&json!({"properties": {"a": {"$ref": "#/x"}}}), &config).is_none()
