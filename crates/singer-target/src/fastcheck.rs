@@ -388,6 +388,88 @@ mod tests {
         assert!(FastSchema::compile(&json!({"$schema": "x", "properties": {}}), &config).is_none());
     }
 
+    /// Generated values (scalars, special strings, nested arrays) against
+    /// the schemas tap-postgres emits: whatever the fast path passes, the
+    /// validator accepts.
+    #[test]
+    fn generated_values_never_pass_the_fast_path_alone() {
+        let schema = json!({"type": "object", "properties": {
+            "f": {"anyOf": [{"type": ["number", "null"]}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]},
+            "m": {"type": ["array", "null"], "items": {"anyOf": [{"type": ["integer", "null"]}, {"type": "array"}]}},
+            "d": {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "enum": ["infinity"]}]},
+            "x": {"anyOf": [{"type": ["string", "null"], "format": "x-singer.decimal", "precision": 5, "scale": 2}, {"type": "boolean"}]},
+        }});
+        let config = ValidationConfig::default();
+        let fast = FastSchema::compile(&schema, &config).expect("covered");
+        let validator = Validator::new("s", &schema, &config).expect("compiles");
+        let atoms = [
+            "null",
+            "true",
+            "false",
+            "0",
+            "-7",
+            "1.5",
+            "1e3",
+            "-0.0",
+            "123.45",
+            "1234.5",
+            "99999999999999999999",
+            "\"NaN\"",
+            "\"nan\"",
+            "\"Infinity\"",
+            "\"-Infinity\"",
+            "\"\\u004EaN\"",
+            "\"infinity\"",
+            "\"2024-02-29\"",
+            "\"2023-02-29\"",
+            "\"-0044-03-15\"",
+            "\"12.5\"",
+            "\"123.456\"",
+            "\"\"",
+            "{}",
+            "{\"a\":[1]}",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(state >> 33).expect("fits") % bound
+        };
+        let names = fast_names(&schema);
+        let mut passed = 0;
+        for _ in 0..4_000 {
+            let text = nested(0, &mut next, &atoms);
+            let raw: Box<RawValue> = serde_json::from_str(&text).expect("json");
+            for (index, name) in names.iter().enumerate() {
+                let mut record = serde_json::Map::new();
+                record.insert(
+                    (*name).to_owned(),
+                    serde_json::from_str(&text).expect("json"),
+                );
+                let quick = fast.checks[index].passes(&raw);
+                assert!(
+                    !quick || validator.is_valid(&Value::Object(record)),
+                    "{name} = {text}: fast path passed what the validator rejects"
+                );
+                passed += usize::from(quick);
+            }
+        }
+        assert!(passed > 2_000, "the fast path passed only {passed}");
+    }
+
+    /// A JSON text: one of `atoms`, or (sometimes, up to depth 3) an array
+    /// of such texts.
+    fn nested(depth: usize, next: &mut dyn FnMut(usize) -> usize, atoms: &[&str]) -> String {
+        if depth < 3 && next(4) == 0 {
+            let len = next(4);
+            let items: Vec<String> = (0..len).map(|_| nested(depth + 1, next, atoms)).collect();
+            format!("[{}]", items.join(","))
+        } else {
+            atoms[next(atoms.len())].to_owned()
+        }
+    }
+
     fn fast_names(schema: &Value) -> Vec<&str> {
         schema["properties"]
             .as_object()
