@@ -6,13 +6,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use singer_protocol::Writer;
-use singer_target::{Batch, Driver, DriverConfig, Loader, LoaderError, StreamSchema};
+use singer_target::{Batch, Driver, DriverConfig, Loader, Retryable, StreamSchema};
 
 #[derive(Debug, thiserror::Error)]
 #[error("never fails")]
 struct Never;
 
-impl LoaderError for Never {
+impl Retryable for Never {
     fn is_retryable(&self) -> bool {
         false
     }

@@ -44,6 +44,7 @@ mod config;
 mod error;
 pub mod message;
 mod reader;
+mod retry;
 mod writer;
 
 pub use about::{About, AboutFormat, Setting, SettingKind};
@@ -61,4 +62,5 @@ pub use message::{
     StateMessage,
 };
 pub use reader::{DEFAULT_MAX_LINE_BYTES, LineMessage, Reader};
+pub use retry::{RetryAttempt, RetryPolicy, Retryable};
 pub use writer::Writer;

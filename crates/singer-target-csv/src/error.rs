@@ -54,7 +54,7 @@ impl Error {
     }
 }
 
-impl singer_target::LoaderError for Error {
+impl singer_target::Retryable for Error {
     /// File system errors here (a full disk, a permission, a missing
     /// directory) do not go away by trying again at once.
     fn is_retryable(&self) -> bool {

@@ -242,7 +242,7 @@ impl Connection {
                 .and_then(|()| self.run(action, sql, binds, false));
             match result {
                 Err(error)
-                    if singer_target::LoaderError::is_retryable(&error)
+                    if singer_target::Retryable::is_retryable(&error)
                         && attempt < IDEMPOTENT_ATTEMPTS =>
                 {
                     warn!(action, attempt, wait_ms = wait.as_millis(), error = %error, "Transient Snowflake failure; retrying.");

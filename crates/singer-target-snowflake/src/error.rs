@@ -155,7 +155,7 @@ impl Error {
     }
 }
 
-impl singer_target::LoaderError for Error {
+impl singer_target::Retryable for Error {
     /// Transient failures (network, HTTP 5xx/429, an expired session, a
     /// client timeout) of statements that are safe to run again, while
     /// nothing is staged and uncommitted: a batch is staged afresh, so the

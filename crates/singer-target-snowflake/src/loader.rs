@@ -422,7 +422,7 @@ impl SnowflakeLoader {
     /// is gone, and retrying only the last call would commit the rest
     /// without what was lost.
     fn final_if_pending(had_pending: bool, action: &str, error: Error) -> Error {
-        if had_pending && singer_target::LoaderError::is_retryable(&error) {
+        if had_pending && singer_target::Retryable::is_retryable(&error) {
             warn!(error = %error, "Transient failure with rows staged and uncommitted; failing the run (a rerun resumes from the last STATE).");
             Error::StagedRowsLost {
                 action: action.to_owned(),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use singer_protocol::RetryPolicy;
 use singer_schema::{FlatteningConfig, ValidationConfig};
 
 /// When a stream's open batch closes (is written to the loader): on the
@@ -31,59 +32,6 @@ impl BatchConfig {
 }
 
 impl Default for BatchConfig {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Retries of [`crate::Loader::write_batch`] and [`crate::Loader::commit`]
-/// for errors the loader calls retryable: capped exponential backoff with
-/// full jitter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included (default 3; 1 = no retry).
-    pub max_attempts: u32,
-    /// The backoff cap before the first retry (default 500 ms); doubles each
-    /// retry.
-    pub initial_backoff: Duration,
-    /// The largest backoff cap (default 30 s).
-    pub max_backoff: Duration,
-}
-
-impl RetryPolicy {
-    /// The defaults: 3 attempts, 500 ms doubling up to 30 s.
-    #[must_use]
-    pub const fn new() -> Self {
-        Self {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-        }
-    }
-
-    /// The wait before retry number `retry` (1-based): a uniformly random
-    /// time up to the capped exponential backoff, drawn from `seed`.
-    #[must_use]
-    pub fn backoff(&self, retry: u32, seed: u64) -> Duration {
-        let cap = self
-            .initial_backoff
-            .saturating_mul(
-                1_u32
-                    .checked_shl(retry.saturating_sub(1))
-                    .unwrap_or(u32::MAX),
-            )
-            .min(self.max_backoff);
-        let nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
-        // splitmix64: enough jitter to spread retries, no dependency.
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Duration::from_nanos(z.checked_rem(nanos.saturating_add(1)).unwrap_or(0))
-    }
-}
-
-impl Default for RetryPolicy {
     fn default() -> Self {
         Self::new()
     }
@@ -119,7 +67,8 @@ pub struct DriverConfig {
     pub flattening: FlatteningConfig,
     /// Interval between Singer `METRIC` lines (default 60 s).
     pub metrics_interval: Duration,
-    /// Retries for retryable loader errors.
+    /// Retries of [`crate::Loader::write_batch`] and [`crate::Loader::commit`]
+    /// for errors the loader calls retryable (default: 3 attempts in all).
     pub retry: RetryPolicy,
     /// Longest input line accepted, in bytes.
     pub max_line_bytes: usize,
@@ -205,24 +154,6 @@ impl DriverConfig {
 impl Default for DriverConfig {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_is_capped_and_jittered() {
-        let policy = RetryPolicy::new();
-        for retry in 1..40 {
-            for seed in 0..20 {
-                let wait = policy.backoff(retry, seed);
-                assert!(wait <= policy.max_backoff, "{wait:?}");
-            }
-        }
-        assert!(policy.backoff(1, 1) <= Duration::from_millis(500));
-        assert_ne!(policy.backoff(5, 1), policy.backoff(5, 2));
     }
 }
 

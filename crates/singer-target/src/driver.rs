@@ -18,9 +18,10 @@ use tracing::{debug, info, warn};
 
 use crate::config::DriverConfig;
 use crate::error::{Error, Result};
-use crate::loader::{Loader, LoaderError, MAX_BATCH_TEXT, StreamSchema};
+use crate::loader::{Loader, MAX_BATCH_TEXT, StreamSchema};
 use crate::metadata;
 use crate::stream::{RecordContext, Stream};
+use singer_protocol::Retryable as _;
 
 /// Messages per chunk handed from the reading thread.
 const CHUNK_MESSAGES: usize = 512;
@@ -512,28 +513,22 @@ impl<L: Loader> Driver<L> {
         if self.config.add_record_metadata {
             stream.stamp_batched_at(&metadata::now_json());
         }
-        let retry = self.config.retry;
-        let mut attempt = 1;
-        loop {
-            match self.loader.write_batch(name, &stream.batch) {
-                Ok(()) => break,
-                Err(error) if error.is_retryable() && attempt < retry.max_attempts => {
-                    let wait = retry.backoff(attempt, metadata::epoch_nanos());
-                    warn!(stream = %name, line = self.line, attempt, wait_ms = wait.as_millis(), error = %error, "Writing a batch failed; retrying.");
-                    std::thread::sleep(wait);
-                    attempt += 1;
-                }
-                Err(error) => {
-                    return Err(Error::Loader {
-                        line: self.line,
-                        stream: Some(name.to_owned()),
-                        action: "writing a batch",
-                        retryable: error.is_retryable(),
-                        source: Box::new(error),
-                    });
-                }
-            }
-        }
+        let line = self.line;
+        let loader = &mut self.loader;
+        let batch = &stream.batch;
+        self.config
+            .retry
+            .run(
+                |_| loader.write_batch(name, batch),
+                |retry| warn!(stream = %name, line, attempt = retry.attempt, wait_ms = retry.wait.as_millis(), error = %retry.error, "Writing a batch failed; retrying."),
+            )
+            .map_err(|error| Error::Loader {
+                line,
+                stream: Some(name.to_owned()),
+                action: "writing a batch",
+                retryable: error.is_retryable(),
+                source: Box::new(error),
+            })?;
         let (first, last) = stream.batch.lines();
         debug!(stream = %name, rows = stream.batch.len(), first_line = first, last_line = last, "Batch written.");
         stream.counts.batches += 1;
@@ -551,19 +546,14 @@ impl<L: Loader> Driver<L> {
             self.write_stream(name)?;
         }
         if self.dirty {
-            let retry = self.config.retry;
-            let mut attempt = 1;
-            loop {
-                match self.loader.commit() {
-                    Ok(()) => break,
-                    Err(error) if error.is_retryable() && attempt < retry.max_attempts => {
-                        let wait = retry.backoff(attempt, metadata::epoch_nanos());
-                        warn!(line = self.line, attempt, wait_ms = wait.as_millis(), error = %error, "Commit failed; retrying.");
-                        std::thread::sleep(wait);
-                        attempt += 1;
-                    }
-                    Err(error) => return Err(self.loader_error(None, "commit", error)),
-                }
+            let line = self.line;
+            let loader = &mut self.loader;
+            let committed = self.config.retry.run(
+                |_| loader.commit(),
+                |retry| warn!(line, attempt = retry.attempt, wait_ms = retry.wait.as_millis(), error = %retry.error, "Commit failed; retrying."),
+            );
+            if let Err(error) = committed {
+                return Err(self.loader_error(None, "commit", error));
             }
             self.dirty = false;
             self.summary.commits += 1;

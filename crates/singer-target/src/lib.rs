@@ -47,12 +47,12 @@
 //!
 //! ```
 //! use singer_protocol::Writer;
-//! use singer_target::{Batch, Driver, DriverConfig, Loader, LoaderError, StreamSchema};
+//! use singer_target::{Batch, Driver, DriverConfig, Loader, Retryable, StreamSchema};
 //!
 //! #[derive(Debug, thiserror::Error)]
 //! #[error("never fails")]
 //! struct Never;
-//! impl LoaderError for Never {
+//! impl Retryable for Never {
 //!     fn is_retryable(&self) -> bool { false }
 //! }
 //!
@@ -104,9 +104,10 @@ mod metadata;
 mod signal;
 mod stream;
 
-pub use config::{BatchConfig, DriverConfig, DriverSettings, RetryPolicy};
+pub use config::{BatchConfig, DriverConfig, DriverSettings};
 pub use driver::{Driver, Summary};
 pub use error::{BoxError, Error, Result};
 pub use loader::{Batch, Loader, LoaderError, Row, StreamSchema};
 pub use metadata::MetadataColumn;
 pub use signal::register_signals;
+pub use singer_protocol::{RetryPolicy, Retryable};

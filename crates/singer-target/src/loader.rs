@@ -1,22 +1,23 @@
 //! The contract between the driver and a back end: [`Loader`], what it is
 //! given ([`StreamSchema`], [`Batch`]) and how its errors are classified
-//! ([`LoaderError`]).
+//! ([`LoaderError`], through [`Retryable`]).
 
 use serde_json::Value;
+use singer_protocol::Retryable;
 use singer_schema::Decision;
 
-/// A loader's error: any error that says whether trying again may succeed.
+/// A loader's error: any error that says whether trying again may succeed
+/// (by implementing [`Retryable`], the one classification the workspace's
+/// retry policy reads).
 ///
 /// The driver retries [`Loader::write_batch`] and [`Loader::commit`] per its
-/// [`crate::RetryPolicy`] only when [`LoaderError::is_retryable`] is true, so
+/// [`crate::RetryPolicy`] only when [`Retryable::is_retryable`] is true, so
 /// a loader must make both idempotent for the errors it calls retryable
-/// (stage under a deterministic name, merge, ...).
-pub trait LoaderError: std::error::Error + Send + Sync + 'static {
-    /// Whether the same call may succeed if made again (a dropped
-    /// connection, a throttled request), as opposed to a permanent failure
-    /// (a full disk, a rejected value, a permission error).
-    fn is_retryable(&self) -> bool;
-}
+/// (stage under a deterministic name, merge, ...), and must not retry them
+/// itself: each operation is retried by one layer only.
+pub trait LoaderError: std::error::Error + Send + Sync + 'static + Retryable {}
+
+impl<E: std::error::Error + Send + Sync + 'static + Retryable> LoaderError for E {}
 
 /// One back end (CSV files, Snowflake, ...) behind the shared driver.
 ///
@@ -42,12 +43,12 @@ pub trait LoaderError: std::error::Error + Send + Sync + 'static {
 /// `commit`. Neither needs to know about STATE.
 ///
 /// ```
-/// use singer_target::{Batch, Loader, LoaderError, StreamSchema};
+/// use singer_target::{Batch, Loader, Retryable, StreamSchema};
 ///
 /// #[derive(Debug, thiserror::Error)]
 /// #[error("never fails")]
 /// struct Never;
-/// impl LoaderError for Never {
+/// impl Retryable for Never {
 ///     fn is_retryable(&self) -> bool { false }
 /// }
 ///

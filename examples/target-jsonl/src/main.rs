@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use singer_protocol::{About, Setting, SettingKind, TargetArgs, Writer, load_config};
-use singer_target::{Batch, BatchConfig, Driver, DriverConfig, Loader, LoaderError, StreamSchema};
+use singer_target::{Batch, BatchConfig, Driver, DriverConfig, Loader, Retryable, StreamSchema};
 
 /// A file that could not be opened, written or synced.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +35,7 @@ struct JsonlError {
     source: std::io::Error,
 }
 
-impl LoaderError for JsonlError {
+impl Retryable for JsonlError {
     fn is_retryable(&self) -> bool {
         false // a local disk: trying again will not help
     }

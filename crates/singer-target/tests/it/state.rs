@@ -176,6 +176,7 @@ fn retryable_commit_failures_are_retried() {
         max_attempts: 2,
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(1),
+        budget: None,
     });
     let run = run_with(&lines(&[USERS, &record(1), &state(1)]), loader, config);
     let summary = run.result.as_ref().expect("second attempt succeeds");

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use singer_protocol::Writer;
-use singer_target::{Batch, Driver, DriverConfig, Loader, LoaderError, StreamSchema, Summary};
+use singer_target::{Batch, Driver, DriverConfig, Loader, Retryable, StreamSchema, Summary};
 
 /// One thing that happened, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +39,7 @@ pub struct TestError {
     pub retryable: bool,
 }
 
-impl LoaderError for TestError {
+impl Retryable for TestError {
     fn is_retryable(&self) -> bool {
         self.retryable
     }
