@@ -116,16 +116,8 @@ fn run(scenario: &Scenario, snowflake: bool) -> Result<crash::Report, Box<dyn st
     }
     std::fs::create_dir_all(&scenario.work_dir)?;
     let cluster = singer_testkit::postgres()?;
-    let db = cluster.create_database("crash")?;
-    let mut client = cluster.connect(&db)?;
     println!("seeding 2 × {} rows ...", scenario.rows);
-    crash::seed_source(&mut client, scenario.rows)?;
-    let source = Source {
-        host: cluster.host().to_owned(),
-        port: cluster.port(),
-        user: cluster.user().to_owned(),
-        dbname: db,
-    };
+    let (source, mut client) = Source::seeded(cluster, "crash", scenario.rows)?;
     let destination: Box<dyn Destination> = if snowflake {
         let double = singer_testkit::snowflake_double()?;
         Box::new(SnowflakeDestination::new(
