@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use singer_cli::{Stdout, init_logging, report};
+use singer_cli::{Exit, Stdout, init_logging};
 use singer_protocol::{Catalog, TapArgs, load_config};
 use singer_protocol::{Flag, flag_value as value, lexopt};
 use singer_state::State;
@@ -133,33 +133,22 @@ fn main() -> ExitCode {
         Err(e) => {
             init_logging(None);
             error!(error = %e, "Invalid arguments; see --help.");
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::Usage.code());
         }
     };
     init_logging(args.common.log_level.as_deref());
     let mut out = singer_cli::stdout();
-    match run(&args, &manifest_args, &mut out) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            if error
-                .downcast_ref::<singer_tap_postgres::Error>()
-                .is_some_and(singer_tap_postgres::Error::is_broken_pipe)
-            {
-                info!("The reader of stdout went away; stopping.");
-                return ExitCode::FAILURE;
-            }
-            error!(error = %report(&error), "tap-postgres failed.");
-            let usage = error.chain().any(|cause| {
-                cause
-                    .downcast_ref::<singer_protocol::Error>()
-                    .is_some_and(singer_protocol::Error::is_usage)
-                    || cause
-                        .downcast_ref::<singer_tap_postgres::Error>()
-                        .is_some_and(singer_tap_postgres::Error::is_usage)
-            });
-            ExitCode::from(if usage { 2 } else { 1 })
+    let result = run(&args, &manifest_args, &mut out);
+    singer_cli::finish(ABOUT.name, result, |cause| {
+        let error = cause.downcast_ref::<singer_tap_postgres::Error>()?;
+        if error.is_broken_pipe() {
+            Some(Exit::BrokenPipe)
+        } else if error.is_usage() {
+            Some(Exit::Usage)
+        } else {
+            None
         }
-    }
+    })
 }
 
 fn run(args: &TapArgs, manifest_args: &ManifestArgs, out: &mut Stdout) -> anyhow::Result<()> {
