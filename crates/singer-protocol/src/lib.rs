@@ -41,10 +41,12 @@ mod about;
 mod catalog;
 mod cli;
 mod config;
+mod decimal;
 mod error;
 pub mod message;
 mod reader;
 mod retry;
+pub mod temporal;
 mod writer;
 
 pub use about::{About, AboutFormat, Setting, SettingKind};
@@ -56,6 +58,7 @@ pub use catalog::{
 };
 pub use cli::{CommonArgs, Flag, TapArgs, TargetArgs, lexopt, value as flag_value};
 pub use config::{ConfigSource, LoadedConfig, SecretString, load_config, load_config_with_env};
+pub use decimal::{Decimal, DecimalSyntaxError, MAX_DIVISOR_DIGITS};
 pub use error::{Error, Result};
 pub use message::{
     ActivateVersionMessage, BatchEncoding, BatchMessage, Message, RecordMessage, SchemaMessage,

@@ -70,8 +70,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::compile::{DECIMAL_FORMATS, kind_of};
-use crate::decimal::Decimal;
 use crate::error::{Error, Result};
+use singer_protocol::Decimal;
 
 /// The string spellings of a number's special values, admitted next to a
 /// number type as `enum` literals without turning the column into text.

@@ -24,9 +24,9 @@
 use jsonschema::{Draft, Keyword, ValidationError as JsError, paths::Location};
 use serde_json::{Map, Value, json};
 
-use crate::decimal::{Decimal, MAX_DIVISOR_DIGITS};
 use crate::error::{Error, Result};
-use crate::temporal;
+use singer_protocol::temporal;
+use singer_protocol::{Decimal, MAX_DIVISOR_DIGITS};
 
 /// Custom keyword: exact numeric bounds and `multipleOf`.
 pub(crate) const NUMBER_KEYWORD: &str = "x-singer-schema-number";

@@ -53,11 +53,9 @@
 
 mod column;
 mod compile;
-mod decimal;
 mod error;
 mod evolve;
 mod flatten;
-mod temporal;
 mod text;
 mod validate;
 

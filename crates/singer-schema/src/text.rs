@@ -3,7 +3,7 @@
 //! (the target driver's fast path). Same rules, same code.
 
 use crate::compile::DecimalCheck;
-use crate::temporal;
+use singer_protocol::temporal;
 
 /// Whether a string passes `format` as [`crate::Validator`] asserts it:
 /// `date-time`, `date` and `time` are checked (PostgreSQL spellings

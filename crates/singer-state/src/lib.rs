@@ -63,7 +63,6 @@
 #![warn(missing_docs)]
 
 mod bookmark;
-mod decimal;
 mod error;
 mod file;
 #[cfg(feature = "postgres-store")]

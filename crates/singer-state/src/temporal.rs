@@ -1,15 +1,19 @@
-//! Strict parsing of the date and timestamp text forms bookmarks use.
+//! Date and timestamp bookmarks as chrono values, read with the workspace's
+//! one temporal parser ([`singer_protocol::temporal`]).
 //!
 //! Accepted: `YYYY-MM-DD`, and `YYYY-MM-DD[T ]HH:MM:SS[.fraction][offset]`
 //! where the offset is `Z`, `±HH`, `±HHMM`, `±HH:MM` or `±HH:MM:SS` (the last
 //! two forms are what PostgreSQL prints). Years have exactly four digits:
 //! anything else (years past 9999, BC dates, `infinity`) is not a date here,
-//! so it is refused or treated as a plain string, never clamped.
+//! so it is refused or treated as a plain string, never clamped; nor is
+//! `24:00:00`, which names no instant. (The table in
+//! [`singer_protocol::temporal`] sets these rules beside validation's.)
 //!
 //! Fractions keep nanoseconds in the chrono value; digits past the ninth are
 //! kept as text so that even those compare exactly.
 
 use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use singer_protocol::temporal;
 
 /// Nanoseconds in a second.
 const NANOS_PER_SECOND: u32 = 1_000_000_000;
@@ -37,108 +41,49 @@ impl DateTimeText {
     }
 }
 
-/// `YYYY-MM-DD`, nothing more.
+/// `YYYY-MM-DD` with a four-digit year, nothing more.
 pub(crate) fn parse_date(text: &str) -> Option<NaiveDate> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 10 || bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
-        return None;
-    }
-    let year = number(bytes, 0, 4)?;
-    let month = number(bytes, 5, 2)?;
-    let day = number(bytes, 8, 2)?;
-    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+    let parts = temporal::parse_date(text)?;
+    naive_date(&parts)
 }
 
-/// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][offset]`.
-pub(crate) fn parse_date_time(text: &str) -> Option<DateTimeText> {
-    let bytes = text.as_bytes();
-    let date = parse_date(text.get(..10)?)?;
-    if !matches!(bytes.get(10), Some(b'T' | b't' | b' ')) {
+fn naive_date(parts: &temporal::DateParts) -> Option<NaiveDate> {
+    if !parts.is_four_digit_year() {
         return None;
     }
-    if bytes.get(13) != Some(&b':') || bytes.get(16) != Some(&b':') {
-        return None;
-    }
-    let hour = number(bytes, 11, 2)?;
-    let minute = number(bytes, 14, 2)?;
-    let second = number(bytes, 17, 2)?;
+    NaiveDate::from_ymd_opt(parts.year, parts.month, parts.day)
+}
 
-    let mut rest = text.get(19..)?;
+/// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][offset]` with a four-digit year.
+pub(crate) fn parse_date_time(text: &str) -> Option<DateTimeText> {
+    let parts = temporal::parse_date_time(text)?;
+    let date = naive_date(&parts.date)?;
+    let time = parts.time;
+    let (nano_digits, extra) = time
+        .fraction
+        .split_at_checked(time.fraction.len().min(NANO_DIGITS))?;
     let mut nanos = 0;
-    let mut sub_nanos = String::new();
-    if let Some(fraction_and_more) = rest.strip_prefix('.') {
-        let digits_len = fraction_and_more
-            .bytes()
-            .take_while(u8::is_ascii_digit)
-            .count();
-        if digits_len == 0 {
-            return None;
-        }
-        let digits = fraction_and_more.get(..digits_len)?;
-        let (nano_digits, extra) = digits.split_at(digits_len.min(NANO_DIGITS));
+    if !nano_digits.is_empty() {
         let scale = 10_u32.pow(u32::try_from(NANO_DIGITS - nano_digits.len()).ok()?);
         nanos = nano_digits.parse::<u32>().ok()?.checked_mul(scale)?;
-        extra.trim_end_matches('0').clone_into(&mut sub_nanos);
-        rest = fraction_and_more.get(digits_len..)?;
     }
-
     // A leap second (`:60`) is the 59th second running over, as in chrono.
-    let (second, nanos) = if second == 60 {
+    let (second, nanos) = if time.second == 60 {
         (59, nanos.checked_add(NANOS_PER_SECOND)?)
     } else {
-        (second, nanos)
+        (time.second, nanos)
     };
-    let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
-    let offset = if rest.is_empty() {
-        None
-    } else {
-        Some(parse_offset(rest)?)
+    // `24:00:00` is no instant: chrono refuses hour 24.
+    let naive_time = NaiveTime::from_hms_nano_opt(time.hour, time.minute, second, nanos)?;
+    let offset = match parts.offset {
+        Some(seconds) => Some(FixedOffset::east_opt(seconds)?),
+        None => None,
     };
     Some(DateTimeText {
-        local: date.and_time(time),
+        local: date.and_time(naive_time),
         offset,
-        sub_nanos,
+        sub_nanos: extra.trim_end_matches('0').to_owned(),
     })
-}
-
-/// `Z`, `±HH`, `±HHMM`, `±HH:MM` or `±HH:MM:SS`.
-fn parse_offset(text: &str) -> Option<FixedOffset> {
-    if text == "Z" || text == "z" {
-        return FixedOffset::east_opt(0);
-    }
-    let bytes = text.as_bytes();
-    let sign: i32 = match bytes.first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let (hours, minutes, seconds) = match bytes.len() {
-        3 => (number(bytes, 1, 2)?, 0, 0),
-        5 => (number(bytes, 1, 2)?, number(bytes, 3, 2)?, 0),
-        6 if bytes.get(3) == Some(&b':') => (number(bytes, 1, 2)?, number(bytes, 4, 2)?, 0),
-        9 if bytes.get(3) == Some(&b':') && bytes.get(6) == Some(&b':') => (
-            number(bytes, 1, 2)?,
-            number(bytes, 4, 2)?,
-            number(bytes, 7, 2)?,
-        ),
-        _ => return None,
-    };
-    if hours > 23 || minutes > 59 || seconds > 59 {
-        return None;
-    }
-    let total = i32::try_from(hours * 3600 + minutes * 60 + seconds).ok()?;
-    FixedOffset::east_opt(sign * total)
-}
-
-/// The decimal number in `bytes[start..start + len]`, all ASCII digits.
-fn number(bytes: &[u8], start: usize, len: usize) -> Option<u32> {
-    bytes
-        .get(start..start.checked_add(len)?)?
-        .iter()
-        .try_fold(0_u32, |acc, byte| {
-            byte.is_ascii_digit()
-                .then(|| acc * 10 + u32::from(byte - b'0'))
-        })
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value;
 
-use crate::decimal::Decimal;
 use crate::error::{Error, Result, render_value};
 use crate::temporal::{parse_date, parse_date_time};
+use singer_protocol::Decimal;
 
 /// JSON Schema keys read by [`BookmarkKind::from_schema`].
 const SCHEMA_TYPE: &str = "type";
@@ -133,7 +133,8 @@ pub struct BookmarkValue {
 
 #[derive(Debug, Clone)]
 enum Parsed {
-    Number(Decimal),
+    /// The number's text, checked by [`Decimal::parse_json`].
+    Number(String),
     Timestamp {
         utc: NaiveDateTime,
         sub_nanos: String,
@@ -263,7 +264,11 @@ impl PartialEq for BookmarkValue {
 impl PartialOrd for BookmarkValue {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         match (&self.parsed, &other.parsed) {
-            (Parsed::Number(left), Parsed::Number(right)) => Some(left.cmp(right)),
+            (Parsed::Number(left), Parsed::Number(right)) => {
+                let left = Decimal::parse_json(left).ok()?;
+                let right = Decimal::parse_json(right).ok()?;
+                Some(left.cmp(&right))
+            }
             (
                 Parsed::Timestamp {
                     utc: left,
@@ -306,12 +311,13 @@ impl fmt::Display for BookmarkValue {
 fn parse_as(value: &Value, kind: BookmarkKind) -> std::result::Result<BookmarkValue, &'static str> {
     let parsed = match kind {
         BookmarkKind::Number => {
-            let decimal = match value {
-                Value::Number(number) => Decimal::parse(&number.to_string())?,
-                Value::String(text) => Decimal::parse(text)?,
+            let text = match value {
+                Value::Number(number) => number.to_string(),
+                Value::String(text) => text.clone(),
                 _ => return Err("expected a number"),
             };
-            Parsed::Number(decimal)
+            Decimal::parse_json(&text).map_err(singer_protocol::DecimalSyntaxError::reason)?;
+            Parsed::Number(text)
         }
         BookmarkKind::Timestamp | BookmarkKind::NaiveTimestamp => {
             let text = value.as_str().ok_or("expected a date-time string")?;

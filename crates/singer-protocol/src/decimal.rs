@@ -1,26 +1,83 @@
-//! Exact decimal arithmetic on number text.
+//! Exact decimal numbers on their text: the one parser and the one
+//! arithmetic the workspace uses for JSON numbers and decimal strings.
 //!
 //! serde_json is built with `arbitrary_precision`, so a JSON number keeps the
 //! digits the tap wrote. Everything here works on that text and never goes
-//! through `f64`: bounds, `multipleOf` and `precision`/`scale` are decided on
-//! the digits themselves.
+//! through `f64`: bounds, `multipleOf`, `precision`/`scale` (validation in
+//! `singer-schema`) and the order of numeric bookmarks (`singer-state`) are
+//! decided on the digits themselves.
+//!
+//! Two grammars, one implementation:
+//!
+//! | input | [`Decimal::parse`] (validation) | [`Decimal::parse_json`] (bookmarks) |
+//! |---|---|---|
+//! | JSON numbers: `-12.5e3`, `1E-38`, `0` | yes | yes |
+//! | leading zeros: `007.50` | yes | yes |
+//! | a `+` sign: `+12` | yes | no |
+//! | no integer digits: `.5` | yes | no |
+//! | no fraction digits: `5.` | yes | no |
+//! | exponents past 18 digits: `1e99999999999999999999` | yes (clamped, every comparison already decided) | no (refused) |
+//! | `NaN`, `Infinity`, blanks, `1,5`, `0x10` | no | no |
+//!
+//! Validation is lenient because decimal *strings* (`x-singer.decimal`)
+//! come in the spellings databases print; a bookmark is refused unless it
+//! is a JSON number's spelling, so two runs never order it differently.
+//!
+//! ```
+//! use std::cmp::Ordering;
+//! use singer_protocol::Decimal;
+//!
+//! let a = Decimal::parse("0.99999999999999999999999999999999999999").ok_or("a")?;
+//! let b = Decimal::parse_json("1").map_err(|e| e.to_string())?;
+//! assert_eq!(a.cmp_value(&b), Ordering::Less);
+//! assert_eq!((a.integer_digits(), a.scale()), (0, 38));
+//! assert!(Decimal::parse(".5").is_some());
+//! assert!(Decimal::parse_json(".5").is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::cmp::Ordering;
 
-/// Exponents are clamped to this magnitude. Beyond it every comparison this
-/// crate makes is already decided (no column holds 10^(10^15)), and clamping
-/// keeps all arithmetic on `i64` free of overflow.
-const EXP_LIMIT: i64 = 1_000_000_000_000_000;
+/// Exponents are clamped to this magnitude. Beyond it every comparison is
+/// already decided (no column holds 10^(10^18)); it is above the largest
+/// exponent [`Decimal::parse_json`] accepts (18 digits), so those are exact,
+/// and low enough that all arithmetic on `i64` is free of overflow.
+const EXP_LIMIT: i64 = 4_000_000_000_000_000_000;
+
+/// The longest exponent (in digits, leading zeros aside) that
+/// [`Decimal::parse_json`] accepts.
+const MAX_EXPONENT_DIGITS: usize = 18;
 
 /// Divisors of `multipleOf` are kept in a `u128`; with at most this many
 /// significant digits the running remainder `r * 10 + 9` cannot overflow.
-pub(crate) const MAX_DIVISOR_DIGITS: usize = 37;
+pub const MAX_DIVISOR_DIGITS: usize = 37;
+
+/// Why [`Decimal::parse_json`] refused a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecimalSyntaxError {
+    /// `1.`: no digit after the point.
+    #[error("{}", self.reason())]
+    EmptyFraction,
+    /// `.5`, `-`: no digit where the number starts.
+    #[error("{}", self.reason())]
+    NoLeadingDigit,
+    /// Anything else that is not a number: `abc`, `+1`, `1.2.3`, ` 1`.
+    #[error("{}", self.reason())]
+    NotANumber,
+    /// `1e`, `1e+`: an exponent without digits.
+    #[error("{}", self.reason())]
+    EmptyExponent,
+    /// An exponent longer than 18 digits.
+    #[error("{}", self.reason())]
+    ExponentOutOfRange,
+}
 
 /// A finite decimal parsed from its text, borrowing the digits:
 /// `(-1)^negative × D × 10^exp` where `D` is `digits` read as an integer with
 /// no leading or trailing zeros (empty for zero).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Decimal<'a> {
+pub struct Decimal<'a> {
     negative: bool,
     /// The text of the integer part followed by the fraction part, split
     /// in two so parsing does not allocate.
@@ -39,7 +96,7 @@ impl<'a> Decimal<'a> {
     /// This accepts every JSON number and the usual decimal strings
     /// (`"007.50"`, `"+1."`, `".5"`, `"1E-38"`); `NaN`, `Infinity`, blanks
     /// and thousands separators are rejected (`None`).
-    pub(crate) fn parse(text: &'a str) -> Option<Self> {
+    pub fn parse(text: &'a str) -> Option<Self> {
         let bytes = text.as_bytes();
         let (negative, rest) = match bytes.split_first() {
             Some((b'-', rest)) => (true, rest),
@@ -115,12 +172,12 @@ impl<'a> Decimal<'a> {
     }
 
     /// Whether the value is zero.
-    pub(crate) fn is_zero(&self) -> bool {
+    pub fn is_zero(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether the value is negative (and not zero).
-    pub(crate) fn is_negative(&self) -> bool {
+    pub fn is_negative(&self) -> bool {
         self.negative && !self.is_zero()
     }
 
@@ -132,7 +189,7 @@ impl<'a> Decimal<'a> {
 
     /// Digits before the decimal point, leading zeros not counted
     /// (`123.45` → 3, `0.5` → 0, `1e3` → 4).
-    pub(crate) fn integer_digits(&self) -> u64 {
+    pub fn integer_digits(&self) -> u64 {
         if self.is_zero() {
             return 0;
         }
@@ -141,12 +198,12 @@ impl<'a> Decimal<'a> {
 
     /// Digits after the decimal point, trailing zeros not counted
     /// (`1.50` → 1, `1e-38` → 38, `100` → 0).
-    pub(crate) fn scale(&self) -> u64 {
+    pub fn scale(&self) -> u64 {
         u64::try_from(-self.exp).unwrap_or(0)
     }
 
     /// Exact comparison of the two values.
-    pub(crate) fn cmp_value(&self, other: &Decimal<'_>) -> Ordering {
+    pub fn cmp_value(&self, other: &Decimal<'_>) -> Ordering {
         match (self.is_negative(), other.is_negative()) {
             (true, false) => return Ordering::Less,
             (false, true) => return Ordering::Greater,
@@ -177,7 +234,7 @@ impl<'a> Decimal<'a> {
     ///
     /// `divisor` must be positive with at most [`MAX_DIVISOR_DIGITS`]
     /// significant digits; otherwise the answer is `false`.
-    pub(crate) fn is_multiple_of(&self, divisor: &Decimal<'_>) -> bool {
+    pub fn is_multiple_of(&self, divisor: &Decimal<'_>) -> bool {
         if self.is_zero() {
             return true;
         }
@@ -210,7 +267,7 @@ impl<'a> Decimal<'a> {
     }
 
     /// The significant digits as an integer, if they fit the divisor limit.
-    pub(crate) fn coefficient(&self) -> Option<u128> {
+    pub fn coefficient(&self) -> Option<u128> {
         if self.len() > MAX_DIVISOR_DIGITS {
             return None;
         }
@@ -218,12 +275,12 @@ impl<'a> Decimal<'a> {
     }
 
     /// `k` if the absolute value is `10^k`.
-    pub(crate) fn abs_power_of_ten(&self) -> Option<i64> {
+    pub fn abs_power_of_ten(&self) -> Option<i64> {
         (self.len() == 1 && self.digits().next() == Some(1)).then_some(self.exp)
     }
 
     /// Whether the value has no fractional part.
-    pub(crate) fn is_integer(&self) -> bool {
+    pub fn is_integer(&self) -> bool {
         self.is_zero() || self.exp >= 0
     }
 }
@@ -245,100 +302,93 @@ fn parse_exponent(text: &[u8]) -> Option<i64> {
     Some(if negative { -value } else { value })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(text: &str) -> Decimal<'_> {
-        Decimal::parse(text).unwrap_or_else(|| panic!("{text} parses"))
-    }
-
-    #[test]
-    fn parses_and_measures() {
-        for (text, int_digits, scale) in [
-            ("0", 0, 0),
-            ("-0.000", 0, 0),
-            ("123.4500", 3, 2),
-            ("0.05", 0, 2),
-            ("1e3", 4, 0),
-            ("1E-38", 0, 38),
-            ("-1.5e2", 3, 0),
-            ("99999999.99", 8, 2),
-            ("0.99999999999999999999999999999999999999", 0, 38),
-            ("007.5", 1, 1),
-            (".5", 0, 1),
-            ("5.", 1, 0),
-            ("+12", 2, 0),
-        ] {
-            let v = d(text);
-            assert_eq!(
-                (v.integer_digits(), v.scale()),
-                (int_digits, scale),
-                "{text}"
-            );
-        }
-        for bad in [
-            "", "-", ".", "1e", "e5", "NaN", "Infinity", "1,5", " 1", "1 ", "1.2.3", "--1",
-        ] {
-            assert!(Decimal::parse(bad).is_none(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn compares_exactly() {
-        let cases = [
-            ("1", "1.0", Ordering::Equal),
-            (
-                "0.99999999999999999999999999999999999999",
-                "1",
-                Ordering::Less,
-            ),
-            (
-                "99999999999999999999999999999999999999.99",
-                "1e38",
-                Ordering::Less,
-            ),
-            ("-1E-38", "-1", Ordering::Greater),
-            ("-2", "-10", Ordering::Greater),
-            ("0", "-0.0", Ordering::Equal),
-            ("1e-400", "0", Ordering::Greater),
-            ("123.45", "123.5", Ordering::Less),
-        ];
-        for (a, b, expected) in cases {
-            assert_eq!(d(a).cmp_value(&d(b)), expected, "{a} vs {b}");
-            assert_eq!(d(b).cmp_value(&d(a)), expected.reverse(), "{b} vs {a}");
-        }
-    }
-
-    #[test]
-    fn multiple_of_is_exact() {
-        let cases = [
-            ("0.3", "0.1", true),
-            ("3", "2", false),
-            ("4", "2", true),
-            ("0.99999999999999999999999999999999999999", "1e-38", true),
-            ("-1E-38", "1e-38", true),
-            ("1e-39", "1e-38", false),
-            ("12.5", "0.01", true),
-            ("12.505", "0.01", false),
-            ("0", "7", true),
-            ("1e30", "3", false),
-            ("3e30", "3", true),
-            ("1e100", "8", true),
-            ("1.5", "0.5", true),
-            ("1.25", "0.5", false),
-            (
-                "12345678901234567890.123456789012345678901234567890",
-                "1e-38",
-                true,
-            ),
-        ];
-        for (value, divisor, expected) in cases {
-            assert_eq!(
-                d(value).is_multiple_of(&d(divisor)),
-                expected,
-                "{value} % {divisor}"
-            );
+impl DecimalSyntaxError {
+    /// The message, as a static string (what callers that keep
+    /// `&'static str` reasons want).
+    #[must_use]
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::EmptyFraction => "a decimal point must be followed by digits",
+            Self::NoLeadingDigit => "a number must start with a digit",
+            Self::NotANumber => "not a decimal number",
+            Self::EmptyExponent => "an exponent must have digits",
+            Self::ExponentOutOfRange => "exponent out of range",
         }
     }
 }
+
+impl<'a> Decimal<'a> {
+    /// Parses the JSON number grammar `-?digits(.digits)?([eE][+-]?digits)?`
+    /// (leading zeros in the integer part tolerated: they come from strings
+    /// holding decimals), with an exponent of at most 18 digits.
+    ///
+    /// # Errors
+    ///
+    /// [`DecimalSyntaxError`] saying what is wrong.
+    pub fn parse_json(text: &'a str) -> Result<Self, DecimalSyntaxError> {
+        let bytes = text.as_bytes();
+        let unsigned = bytes.strip_prefix(b"-").unwrap_or(bytes);
+        let mantissa_len = unsigned
+            .iter()
+            .position(|b| matches!(b, b'e' | b'E'))
+            .unwrap_or(unsigned.len());
+        let (mantissa, exponent) = unsigned.split_at(mantissa_len);
+        let (int_part, frac_part) = match mantissa.iter().position(|b| *b == b'.') {
+            Some(at) => {
+                let (int_part, frac_part) = mantissa.split_at(at);
+                let frac_part = frac_part.get(1..).unwrap_or_default();
+                if frac_part.is_empty() {
+                    return Err(DecimalSyntaxError::EmptyFraction);
+                }
+                (int_part, frac_part)
+            }
+            None => (mantissa, &[][..]),
+        };
+        if int_part.is_empty() {
+            return Err(DecimalSyntaxError::NoLeadingDigit);
+        }
+        if !int_part.iter().chain(frac_part).all(u8::is_ascii_digit) {
+            return Err(DecimalSyntaxError::NotANumber);
+        }
+        if let Some(exp) = exponent.get(1..) {
+            let digits = exp
+                .strip_prefix(b"-")
+                .or_else(|| exp.strip_prefix(b"+"))
+                .unwrap_or(exp);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err(DecimalSyntaxError::EmptyExponent);
+            }
+            let significant = digits.iter().skip_while(|d| **d == b'0').count();
+            if significant > MAX_EXPONENT_DIGITS {
+                return Err(DecimalSyntaxError::ExponentOutOfRange);
+            }
+        }
+        Self::parse(text).ok_or(DecimalSyntaxError::NotANumber)
+    }
+}
+
+impl PartialEq for Decimal<'_> {
+    /// Equal values (`1.50` equals `1.5e0`), whatever the spelling.
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp_value(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Decimal<'_> {}
+
+impl PartialOrd for Decimal<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Decimal<'_> {
+    /// The exact order of the values ([`Decimal::cmp_value`]).
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.cmp_value(other)
+    }
+}
+
+#[cfg(test)]
+#[path = "decimal_tests.rs"]
+mod tests;

@@ -1,0 +1,140 @@
+//! Tests of the temporal parser: the validation set (from singer-schema,
+//! kept whole) and the parts the bookmark side reads.
+
+use super::*;
+
+#[test]
+fn date_time_accepts_what_taps_emit() {
+    for ok in [
+        "2024-01-01T00:00:00.123456+00:00",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01t00:00:00z",
+        "2024-01-01T00:00:00.000000+00:00",
+        "2024-01-01 00:00:00.123456+00",
+        "2024-01-01 00:00:00",
+        "1999-12-31 23:59:59.999999-08",
+        "2024-02-29T12:00:00+0530",
+        "0001-01-01T00:00:00+00:00",
+        "10000-01-01 00:00:00",
+        "2024-01-01T24:00:00",
+        "2016-12-31T23:59:60Z",
+        "2024-01-01T00:00:00+05:53:28",
+        "infinity",
+        "-infinity",
+        "+10000-01-01T00:00:00.000000+00:00",
+        "-0043-03-15T00:00:00.000000+00:00",
+        "+0000-02-29T00:00:00+00:00",
+        "-0004-02-29T00:00:00+00:00",
+    ] {
+        assert!(is_date_time(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "2024-01-01",
+        "2023-02-29T00:00:00Z",
+        "2024-13-01T00:00:00Z",
+        "2024-01-01T25:00:00Z",
+        "2024-01-01T24:00:01Z",
+        "2024-01-01T00:00:00.Z",
+        "2024-01-01T00:00Z",
+        "2024-01-01X00:00:00Z",
+        "Infinity",
+        "infinity ",
+        "-0001-02-29T00:00:00+00:00",
+        "2024-01-01 00:00:00 BC",
+        "0000-01-01T00:00:00Z",
+        "2024-01-01T00:00:00+5:00",
+        "2024-01-01T00:00:00+00:00 ",
+        "24-01-01T00:00:00Z",
+    ] {
+        assert!(!is_date_time(bad), "{bad}");
+    }
+}
+
+#[test]
+fn date_and_time() {
+    for ok in [
+        "2024-01-01",
+        "2000-02-29",
+        "0001-01-01",
+        "275760-09-13",
+        "-0043-03-15",
+        "+10000-01-01",
+        "infinity",
+        "-infinity",
+    ] {
+        assert!(is_date(ok), "{ok}");
+    }
+    for bad in [
+        "1900-02-29",
+        "-0001-02-29",
+        "0000-01-01",
+        "2024-1-01",
+        "2024-01-32",
+        "2024-01-01T00:00:00Z",
+        "today",
+    ] {
+        assert!(!is_date(bad), "{bad}");
+    }
+    for ok in [
+        "23:59:59.999999",
+        "00:00:00",
+        "12:00:00+05:30",
+        "00:00:00-08",
+        "24:00:00",
+        "10:00:00Z",
+    ] {
+        assert!(is_time(ok), "{ok}");
+    }
+    for bad in ["24:00:00.5", "12:60:00", "12:00", "noon", "12:00:00+24:00"] {
+        assert!(!is_time(bad), "{bad}");
+    }
+}
+
+#[test]
+fn offsets_up_to_23_59_59_are_read_by_both_sides() {
+    // Reconciled: validation took at most ±15 hours, bookmarks ±23:59:59
+    // (RFC 3339's time-numoffset allows 00-23 hours); both now read ±23.
+    assert!(is_date_time("2024-01-01T00:00:00+23:59"));
+    assert!(is_time("12:00:00-16:00"));
+    assert!(!is_time("12:00:00+24:00"));
+    let late = parse_date_time("9999-12-31T23:59:59-23:59").expect("late");
+    assert_eq!(late.offset, Some(-(23 * 3600 + 59 * 60)));
+}
+
+#[test]
+fn parts_are_what_was_written() {
+    let dt = parse_date_time("2024-01-02T03:04:05.1234567891230Z").expect("parts");
+    assert_eq!((dt.date.year, dt.date.month, dt.date.day), (2024, 1, 2));
+    assert_eq!((dt.time.hour, dt.time.minute, dt.time.second), (3, 4, 5));
+    assert_eq!(dt.time.fraction, "1234567891230");
+    assert_eq!(dt.offset, Some(0));
+    assert!(dt.date.is_four_digit_year());
+    let naive = parse_date_time("2024-01-02 03:04:05").expect("naive");
+    assert_eq!(naive.offset, None);
+    let lmt = parse_date_time("1900-01-01 00:00:00+00:09:21").expect("LMT");
+    assert_eq!(lmt.offset, Some(561));
+    let bc = parse_date("-0043-03-15").expect("BC");
+    assert_eq!((bc.year, bc.signed), (-43, true));
+    assert!(!bc.is_four_digit_year());
+    assert!(
+        !parse_date("+10000-01-01")
+            .expect("expanded")
+            .is_four_digit_year()
+    );
+    assert!(
+        !parse_date("10000-01-01")
+            .expect("five digits")
+            .is_four_digit_year()
+    );
+    let zero = parse_date("0000-01-01").expect("year 0 parses");
+    assert_eq!(zero.year, 0);
+    assert!(!is_date("0000-01-01"));
+    assert!(
+        parse_date_time("2024-01-01T24:00:00")
+            .expect("end of day")
+            .time
+            .is_end_of_day()
+    );
+    assert_eq!(parse_date_time("2024-01-02T03:04:05.12é"), None);
+}
