@@ -55,6 +55,7 @@ mod column;
 mod compile;
 mod error;
 mod evolve;
+mod fast;
 mod flatten;
 mod text;
 mod validate;
@@ -65,6 +66,7 @@ pub use column::{
 };
 pub use error::{Error, Result};
 pub use evolve::{Decision, Evolution, evolve, plan};
+pub use fast::{Check as FastCheck, FastSchema};
 pub use flatten::{FLATTEN_SEPARATOR, Flattener, FlatteningConfig, flatten_schema};
 pub use text::{decimal_text_fits, format_text_matches};
 pub use validate::{Outcome, ValidationConfig, ValidationError, ValidationPolicy, Validator};

@@ -98,7 +98,6 @@
 mod config;
 mod driver;
 mod error;
-mod fastcheck;
 mod loader;
 mod metadata;
 mod signal;

@@ -12,9 +12,9 @@ use singer_protocol::{RecordMessage, SchemaMessage};
 use singer_schema::{Column, Flattener, Outcome, TypeOptions, ValidationConfig, Validator};
 
 use crate::error::{Error, Result};
-use crate::fastcheck::FastSchema;
 use crate::loader::{Batch, RowBuilder};
 use crate::metadata::{self, MetadataColumn};
+use singer_schema::FastSchema;
 
 /// What the driver keeps per stream.
 pub(crate) struct Stream {
@@ -205,7 +205,7 @@ impl Stream {
                         None => undecodable(record, line, &e),
                     })?;
                     if let Some(fast) = &self.fast {
-                        passed = passed && fast.required.iter().all(|i| row.is_set(*i));
+                        passed = passed && fast.required().iter().all(|i| row.is_set(*i));
                     }
                 }
             }
@@ -466,10 +466,10 @@ impl<'de> Visitor<'de> for RowSeed<'_, '_> {
             }
             if let Some(fast) = self.fast {
                 passed = passed
-                    && match found.and_then(|i| fast.checks.get(i)) {
+                    && match found.and_then(|i| fast.check(i)) {
                         Some(check) => check.passes(value),
                         // Not a property of the schema.
-                        None => !fast.closed,
+                        None => !fast.is_closed(),
                     };
             }
             if let Some(i) = found {

@@ -4,19 +4,21 @@
 //!
 //! It covers the schemas taps emit for tables: per property a `type` (or
 //! list of types), `format` (`date-time`/`date`/`time` through
-//! [`singer_schema::format_text_matches`], `x-singer.decimal` with
-//! `precision`/`scale` through [`singer_schema::decimal_text_fits`]), and
+//! [`crate::format_text_matches`], `x-singer.decimal` with
+//! `precision`/`scale` through [`crate::decimal_text_fits`]), and
 //! `items` of the same kind, `anyOf` of such checks and `enum` of strings;
 //! at the top level `properties`, `required` and
 //! `additionalProperties: false`. A schema using any other keyword gets no
 //! fast path. When the fast path passes a record, the full validator would
 //! too; when it does not (or is unsure, e.g. `1.0` for an integer), the
-//! driver validates the record with [`singer_schema::Validator`], which
-//! decides and describes the error. So the fast path only ever saves time.
+//! caller (the target driver) validates the record with
+//! [`crate::Validator`], which decides and describes the error. So the fast
+//! path only ever saves time. It lives beside the validator so that this
+//! invariant is kept in one crate, by the generated-values test below.
 
+use crate::{ValidationConfig, decimal_text_fits, format_text_matches};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use singer_schema::{ValidationConfig, decimal_text_fits, format_text_matches};
 
 /// Keywords that never change what a value may be.
 const ANNOTATIONS: [&str; 9] = [
@@ -40,9 +42,9 @@ const OBJECT: u8 = 32;
 const ARRAY: u8 = 64;
 const ANY: u8 = 127;
 
-/// A compiled property check.
+/// A compiled property check of the fast path.
 #[derive(Debug, Clone)]
-pub(crate) struct Check {
+pub struct Check {
     types: u8,
     format: Option<Format>,
     decimal: Option<(Option<u64>, Option<u64>)>,
@@ -62,21 +64,60 @@ enum Format {
     Time,
 }
 
-/// The fast path of one stream's schema.
+/// The validation fast path of one stream's schema: checks on each
+/// top-level value's raw JSON text that pass only what the full
+/// [`crate::Validator`] passes.
+///
+/// ```
+/// use serde_json::{json, value::RawValue};
+/// use singer_schema::{FastSchema, ValidationConfig};
+///
+/// let schema = json!({"type": "object", "properties": {
+///     "id": {"type": "integer"},
+///     "at": {"type": ["null", "string"], "format": "date-time"},
+/// }});
+/// let fast = FastSchema::compile(&schema, &ValidationConfig::new()).ok_or("covered")?;
+/// let at = fast.check(1).ok_or("column 1")?;
+/// assert!(at.passes(&RawValue::from_string("\"2024-05-01 12:00:00+00\"".into())?));
+/// assert!(!at.passes(&RawValue::from_string("\"yesterday\"".into())?));
+/// assert!(!fast.is_closed() && fast.required().is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
-pub(crate) struct FastSchema {
+pub struct FastSchema {
     /// One check per column index (data columns only).
-    pub(crate) checks: Vec<Check>,
+    checks: Vec<Check>,
     /// Column indexes that must be present.
-    pub(crate) required: Vec<usize>,
+    required: Vec<usize>,
     /// Whether properties outside the schema fail (`additionalProperties: false`).
-    pub(crate) closed: bool,
+    closed: bool,
 }
 
 impl FastSchema {
+    /// The check of the property at column `index` (properties in schema
+    /// order), if there is one.
+    #[must_use]
+    pub fn check(&self, index: usize) -> Option<&Check> {
+        self.checks.get(index)
+    }
+
+    /// Column indexes of the properties that must be present.
+    #[must_use]
+    pub fn required(&self) -> &[usize] {
+        &self.required
+    }
+
+    /// Whether properties outside the schema fail (`additionalProperties:
+    /// false`).
+    #[must_use]
+    pub const fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Compiles `schema` (whose properties are the first columns, in
     /// order), or `None` when it uses anything the fast path does not cover.
-    pub(crate) fn compile(schema: &Value, config: &ValidationConfig) -> Option<Self> {
+    #[must_use]
+    pub fn compile(schema: &Value, config: &ValidationConfig) -> Option<Self> {
         let map = schema.as_object()?;
         let mut required = Vec::new();
         let mut closed = false;
@@ -205,7 +246,8 @@ impl Check {
     }
 
     /// Whether `raw` certainly passes (`false`: fails or unsure).
-    pub(crate) fn passes(&self, raw: &RawValue) -> bool {
+    #[must_use]
+    pub fn passes(&self, raw: &RawValue) -> bool {
         self.own_keywords_pass(raw)
             && self
                 .one_of_texts
@@ -283,8 +325,8 @@ impl Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Validator;
     use serde_json::json;
-    use singer_schema::Validator;
 
     /// The fast path never passes what the validator rejects.
     #[test]
