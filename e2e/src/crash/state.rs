@@ -56,3 +56,40 @@ pub(super) fn last_state(path: &Path) -> Result<Option<String>> {
         .find(|line| serde_json::from_str::<Value>(line).is_ok_and(|v| v.is_object()))
         .map(str::to_owned))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{completed_version, last_state, resume_point};
+
+    const SYNCING: &str = r#"{"currently_syncing":"public-crash_full","bookmarks":{"public-crash_full":{"version":7,"last_pk_fetched":{"id":42}}}}"#;
+    const STARTED: &str = r#"{"currently_syncing":"public-crash_full","bookmarks":{"public-crash_full":{"version":7}}}"#;
+    const DONE: &str =
+        r#"{"currently_syncing":null,"bookmarks":{"public-crash_full":{"version":7}}}"#;
+
+    #[test]
+    fn a_copy_in_progress_resumes_after_the_last_key_fetched_under_its_version() {
+        assert_eq!(resume_point(Some(SYNCING)), Some(42));
+        assert_eq!(resume_point(Some(STARTED)), Some(0));
+        assert_eq!(completed_version(Some(SYNCING)), None);
+        assert_eq!(completed_version(Some(STARTED)), None);
+    }
+
+    #[test]
+    fn a_finished_copy_has_its_version_completed_and_no_resume_point() {
+        assert_eq!(completed_version(Some(DONE)), Some(7));
+        assert_eq!(resume_point(Some(DONE)), None);
+        assert_eq!(resume_point(None), None);
+        assert_eq!(resume_point(Some(r#"{"bookmarks":{}}"#)), None);
+    }
+
+    #[test]
+    fn last_state_skips_a_line_cut_by_the_kill_and_non_objects() {
+        let path =
+            std::env::temp_dir().join(format!("singer-e2e-state-{}.jsonl", std::process::id()));
+        std::fs::write(&path, format!("{DONE}\n{SYNCING}\n42\n{{\"cut\":")).unwrap();
+        assert_eq!(last_state(&path).unwrap().as_deref(), Some(SYNCING));
+        std::fs::write(&path, "{\"cut\":").unwrap();
+        assert_eq!(last_state(&path).unwrap(), None);
+        let _ = std::fs::remove_file(&path);
+    }
+}
