@@ -14,7 +14,7 @@ pub enum Error {
         reason: String,
     },
     /// Logging in failed.
-    #[error("logging in to Snowflake as {user:?}: {source}")]
+    #[error("logging in to Snowflake as {user:?}")]
     Login {
         /// The user.
         user: String,
@@ -130,7 +130,7 @@ pub enum Error {
         source: Option<Box<Error>>,
     },
     /// The async runtime could not be built.
-    #[error("starting the I/O runtime: {0}")]
+    #[error("starting the I/O runtime")]
     Runtime(#[source] std::io::Error),
 }
 
