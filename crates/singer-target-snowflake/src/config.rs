@@ -418,10 +418,14 @@ impl SnowflakeConfig {
         }
         .driver_config()
         .with_commit_interval(Some(Duration::ZERO))
-        .with_retry(RetryPolicy {
-            max_attempts: self.max_retries.saturating_add(1),
-            ..RetryPolicy::new()
-        })
+        .with_retry(self.retry_policy())
+    }
+
+    /// The one retry policy of a run, `max_retries` retries after the first
+    /// attempt: the driver's for `write_batch` and `commit`, the loader's
+    /// for the calls the driver does not retry.
+    pub(crate) const fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::new().with_retries(self.max_retries)
     }
 
     /// The credentials: a key pair (`private_key`, else the file at

@@ -1,6 +1,8 @@
 //! One Snowflake session, driven synchronously (a current-thread runtime
 //! and `block_on`, the rust-postgres way), re-opened after a transient
-//! failure, with retries for statements that are safe to repeat.
+//! failure. It sends each statement once and never retries: the loader's
+//! caller does (see `crate::loader`), so no operation is retried by two
+//! layers.
 
 use std::time::Duration;
 
@@ -14,14 +16,8 @@ use tracing::{debug, warn};
 use crate::config::{Credentials, SnowflakeConfig};
 use crate::error::{Error, Result, http_status, transient};
 
-/// Retries of a statement that is safe to repeat (metadata reads, `IF NOT
-/// EXISTS` DDL), inside one loader call.
-const IDEMPOTENT_ATTEMPTS: u32 = 4;
-const BACKOFF_START: Duration = Duration::from_millis(200);
-const BACKOFF_CAP: Duration = Duration::from_secs(10);
-
 /// A bind value of a statement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Bind {
     /// Text (decimals and JSON documents travel as text).
     Text(String),
@@ -226,55 +222,14 @@ impl Connection {
         }
     }
 
-    /// Runs a statement that is safe to repeat, retrying transient failures
-    /// with capped exponential backoff.
-    pub(crate) fn run_idempotent(
-        &mut self,
-        action: &str,
-        sql: &str,
-        binds: &[Bind],
-    ) -> Result<Vec<DynamicRow>> {
-        let mut attempt = 1;
-        let mut wait = BACKOFF_START;
-        loop {
-            let result = self
-                .connect()
-                .and_then(|()| self.run(action, sql, binds, false));
-            match result {
-                Err(error)
-                    if singer_target::Retryable::is_retryable(&error)
-                        && attempt < IDEMPOTENT_ATTEMPTS =>
-                {
-                    warn!(action, attempt, wait_ms = wait.as_millis(), error = %error, "Transient Snowflake failure; retrying.");
-                    std::thread::sleep(wait);
-                    wait = (wait * 2).min(BACKOFF_CAP);
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// `USE SCHEMA` unless it is the current one, without retries (inside
-    /// a transaction: a retry would be on a new session).
-    pub(crate) fn use_schema_once(&mut self, schema: &str) -> Result<()> {
+    /// `USE SCHEMA` unless it is the current one (once: inside a
+    /// transaction a retry would be on a new session).
+    pub(crate) fn use_schema(&mut self, schema: &str) -> Result<()> {
         if self.session.is_some() && self.current_schema.as_deref() == Some(schema) {
             return Ok(());
         }
         let sql = format!("USE SCHEMA {}", crate::naming::quote(schema));
         self.run(&format!("using schema {schema:?}"), &sql, &[], false)?;
-        self.current_schema = Some(schema.to_owned());
-        Ok(())
-    }
-
-    /// `USE SCHEMA` unless it is the current one.
-    pub(crate) fn use_schema(&mut self, schema: &str) -> Result<()> {
-        self.connect()?;
-        if self.current_schema.as_deref() == Some(schema) {
-            return Ok(());
-        }
-        let sql = format!("USE SCHEMA {}", crate::naming::quote(schema));
-        self.run_idempotent(&format!("using schema {schema:?}"), &sql, &[])?;
         self.current_schema = Some(schema.to_owned());
         Ok(())
     }

@@ -39,6 +39,17 @@
 //!   they become [`Error::StagedRowsLost`] (the run fails, a rerun resumes
 //!   from the last STATE); a failure during a commit is never retried.
 //!   Others fail with Snowflake's error code and message.
+//! - **Retries** (one [`singer_protocol::RetryPolicy`], never nested): with
+//!   `max_retries` = N, each loader call is attempted at most N + 1 times
+//!   in all, with capped, jittered backoff, by exactly one layer: the
+//!   driver re-runs `write_batch` and `commit`, the loader re-runs
+//!   `configure_stream`, `activate_version`, [`SnowflakeLoader::connect`]
+//!   and its queries (which the driver does not retry); within one attempt
+//!   each statement, and a login, is sent once. So no statement is sent
+//!   more than N + 1 times for one call (default N = 4: 5 attempts).
+//!
+//! The `test-support` feature adds query helpers for test suites
+//! (`SnowflakeLoader::query`, `query_text`); they are not part of the API.
 //!
 //! ```
 //! use singer_target_snowflake::{ABOUT, LoadMethod, SnowflakeConfig, SqlType, TimestampType};

@@ -26,7 +26,7 @@ pub(crate) const ROW_COLUMN: &str = "_SINGER_RS_ROW";
 
 /// The staging table's column for plan `index`.
 pub(crate) fn stage_column(index: usize) -> String {
-    format!("\"C{index}\"")
+    quote(&format!("C{index}"))
 }
 
 /// What one staging run did.
@@ -40,22 +40,32 @@ pub(crate) struct Staged {
     pub(crate) nulled: u64,
 }
 
+/// Where and how a batch is staged.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StageRequest<'a> {
+    /// The staging table (a quoted name).
+    pub(crate) stage: &'a str,
+    /// The [`ROW_COLUMN`] value of the batch's first row.
+    pub(crate) base: u64,
+    /// The stream (for errors).
+    pub(crate) stream: &'a str,
+    /// Staging column `i` gets the value of `plans[i]`.
+    pub(crate) plans: &'a [ColumnPlan],
+    /// For plans without a cell: `constants[i]` (an SQL literal), or NULL.
+    pub(crate) constants: &'a [Option<String>],
+}
+
 /// Appends a batch to an (already created) staging table.
 pub(crate) trait Stager {
-    /// Stages `batch`'s rows into `stage` (a quoted, qualified name):
-    /// column `i` gets the value of `plans[i]`, and [`ROW_COLUMN`] `base`
-    /// plus the row's position in the batch; plans without a cell get
-    /// `constants[i]` (SQL literal) or NULL.
-    #[allow(clippy::too_many_arguments, reason = "one call site, all needed")]
+    /// Stages `batch`'s rows as `request` says: column `i` gets the value
+    /// of `plans[i]`, and [`ROW_COLUMN`] `base` plus the row's position in
+    /// the batch; plans without a cell get `constants[i]` (SQL literal) or
+    /// NULL.
     fn stage(
         &mut self,
         connection: &mut Connection,
-        stage: &str,
-        base: u64,
-        stream: &str,
+        request: &StageRequest<'_>,
         batch: &Batch,
-        plans: &[ColumnPlan],
-        constants: &[Option<String>],
     ) -> Result<Staged>;
 }
 
@@ -108,14 +118,10 @@ impl Stager for JsonBindStager {
     fn stage(
         &mut self,
         connection: &mut Connection,
-        stage: &str,
-        base: u64,
-        stream: &str,
+        request: &StageRequest<'_>,
         batch: &Batch,
-        plans: &[ColumnPlan],
-        constants: &[Option<String>],
     ) -> Result<Staged> {
-        let at = |index: usize| base + u64::try_from(index).unwrap_or(u64::MAX);
+        let at = |index: usize| request.base + u64::try_from(index).unwrap_or(u64::MAX);
         let mut staged = Staged::default();
         let mut counts = EncodeCounts::default();
         let mut chunk_start = 0;
@@ -127,23 +133,16 @@ impl Stager for JsonBindStager {
             row_text.clear();
             encode_row(
                 &mut row_text,
-                stream,
+                request.stream,
                 &row,
                 index + 1,
-                plans,
+                request.plans,
                 self.options,
                 &mut counts,
             )?;
             // +2: the separating comma and the closing bracket.
             if in_chunk > 0 && self.buffer.len() + row_text.len() + 2 > self.max_bind_bytes {
-                self.flush(
-                    connection,
-                    stage,
-                    plans,
-                    constants,
-                    at(chunk_start),
-                    &mut staged,
-                )?;
+                self.flush(connection, request, at(chunk_start), &mut staged)?;
                 chunk_start = index;
                 in_chunk = 0;
             }
@@ -155,14 +154,7 @@ impl Stager for JsonBindStager {
             staged.rows += 1;
         }
         if in_chunk > 0 {
-            self.flush(
-                connection,
-                stage,
-                plans,
-                constants,
-                at(chunk_start),
-                &mut staged,
-            )?;
+            self.flush(connection, request, at(chunk_start), &mut staged)?;
         }
         staged.nulled = counts.nulled;
         Ok(staged)
@@ -170,17 +162,16 @@ impl Stager for JsonBindStager {
 }
 
 impl JsonBindStager {
+    /// Sends the buffered rows (their first row number `offset`).
     fn flush(
         &mut self,
         connection: &mut Connection,
-        stage: &str,
-        plans: &[ColumnPlan],
-        constants: &[Option<String>],
+        request: &StageRequest<'_>,
         offset: u64,
         staged: &mut Staged,
     ) -> Result<()> {
         self.buffer.push(']');
-        let sql = Self::insert_sql(stage, plans, constants, offset);
+        let sql = Self::insert_sql(request.stage, request.plans, request.constants, offset);
         let json = std::mem::replace(&mut self.buffer, String::from("["));
         connection.run("staging rows", &sql, &[Bind::Text(json)], false)?;
         staged.statements += 1;

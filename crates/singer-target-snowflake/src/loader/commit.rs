@@ -1,0 +1,360 @@
+//! The commit: everything staged and queued since the last one applied in
+//! order in one `BEGIN ... COMMIT` (overwrite's emptying, MERGE or INSERT
+//! per staging table, hard deletes, ACTIVATE_VERSION's deletes), then the
+//! staging tables dropped.
+//!
+//! The statements come from pure functions ([`overwrite`], [`merge`],
+//! [`insert`], [`hard_delete`], [`activate`]) of table names, columns and
+//! keys; [`SnowflakeLoader`] decides which apply and runs them.
+
+use std::collections::HashSet;
+
+use tracing::{debug, info, warn};
+
+use super::{DELETED_AT, SnowflakeLoader, Statement, TABLE_VERSION};
+use crate::config::{LoadMethod, TimestampType};
+use crate::connection::Bind;
+use crate::error::{Error, Result};
+use crate::naming::{TableName, quote};
+use crate::stage::{ROW_COLUMN, stage_column};
+use crate::types::SqlType;
+
+use super::staging::Stage;
+
+/// What the next commit applies, in order.
+#[derive(Debug, Clone)]
+pub(super) enum Pending {
+    /// A staging table (index into `SnowflakeLoader::stages`).
+    Apply(usize),
+    /// An ACTIVATE_VERSION.
+    Activate {
+        stream: String,
+        version: u64,
+        /// The soft-delete time.
+        now: String,
+    },
+}
+
+/// Overwrite's emptying of `table` (before its first rows of the run).
+fn overwrite(table: &TableName) -> Statement {
+    Statement::new(
+        format!("emptying {table} (overwrite)"),
+        format!("DELETE FROM {table}"),
+    )
+}
+
+/// MERGE of staging table `stage` into `table` on the key columns `keys`
+/// (positions in `idents`, the target columns, parallel to the staging
+/// columns): the last staged row per key wins; matched rows get every
+/// non-key column, and `revive` (the loader's soft-delete column) set to
+/// NULL when given.
+fn merge(
+    table: &TableName,
+    stage: &str,
+    idents: &[String],
+    keys: &[usize],
+    revive: Option<&str>,
+) -> Statement {
+    let quoted: Vec<String> = idents.iter().map(|i| quote(i)).collect();
+    let sources: Vec<String> = (0..idents.len()).map(stage_column).collect();
+    let partition: Vec<String> = keys.iter().map(|k| stage_column(*k)).collect();
+    let on: Vec<String> = keys
+        .iter()
+        .filter_map(|k| Some(format!("t.{} = s.{}", quoted.get(*k)?, stage_column(*k))))
+        .collect();
+    let mut sets: Vec<String> = quoted
+        .iter()
+        .zip(&sources)
+        .enumerate()
+        .filter(|(i, _)| !keys.contains(i))
+        .map(|(_, (column, source))| format!("{column} = s.{source}"))
+        .collect();
+    if let Some(deleted) = revive {
+        // A row the tap sends again is live again.
+        sets.push(format!("{} = NULL", quote(deleted)));
+    }
+    let matched = if sets.is_empty() {
+        String::new()
+    } else {
+        format!(" WHEN MATCHED THEN UPDATE SET {}", sets.join(", "))
+    };
+    Statement {
+        schema: Some(table.schema.clone()),
+        ..Statement::new(
+            format!("merging into {table}"),
+            format!(
+                "MERGE INTO {table} t USING (SELECT * FROM {stage} QUALIFY ROW_NUMBER() OVER \
+                 (PARTITION BY {partition} ORDER BY {row} DESC) = 1) s ON {on}{matched} WHEN NOT \
+                 MATCHED THEN INSERT ({columns}) VALUES ({values})",
+                partition = partition.join(", "),
+                row = quote(ROW_COLUMN),
+                on = on.join(" AND "),
+                columns = quoted.join(", "),
+                values = sources
+                    .iter()
+                    .map(|s| format!("s.{s}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        )
+    }
+}
+
+/// INSERT of every row of staging table `stage` into `table` (columns
+/// `idents`, parallel to the staging columns), in staging order.
+fn insert(table: &TableName, stage: &str, idents: &[String]) -> Statement {
+    let quoted: Vec<String> = idents.iter().map(|i| quote(i)).collect();
+    let sources: Vec<String> = (0..idents.len()).map(stage_column).collect();
+    Statement {
+        schema: Some(table.schema.clone()),
+        ..Statement::new(
+            format!("inserting into {table}"),
+            format!(
+                "INSERT INTO {table} ({}) SELECT {} FROM {stage} ORDER BY {}",
+                quoted.join(", "),
+                sources.join(", "),
+                quote(ROW_COLUMN)
+            ),
+        )
+    }
+}
+
+/// Deletes the rows of `table` whose soft-delete column `deleted` is set.
+fn hard_delete(table: &TableName, deleted: &str) -> Statement {
+    let deleted = quote(deleted);
+    Statement::new(
+        format!("hard-deleting rows of {table} with {deleted} set"),
+        format!("DELETE FROM {table} WHERE {deleted} IS NOT NULL"),
+    )
+}
+
+/// How ACTIVATE_VERSION removes the rows of other versions.
+#[derive(Debug, Clone, Copy)]
+enum Removal<'a> {
+    /// `DELETE` them.
+    Hard,
+    /// Set `column` (of type `timestamps`) to `now` where it is NULL.
+    Soft {
+        column: &'a str,
+        timestamps: TimestampType,
+        now: &'a str,
+    },
+}
+
+/// ACTIVATE_VERSION of `version` in `table`: rows whose `version_column`
+/// is another version (or NULL) are removed.
+fn activate(
+    table: &TableName,
+    version_column: &str,
+    version: u64,
+    removal: Removal<'_>,
+) -> Statement {
+    let other = format!(
+        "({v} IS NULL OR {v} <> {version})",
+        v = quote(version_column)
+    );
+    match removal {
+        Removal::Hard => Statement::new(
+            format!("deleting rows of other versions than {version} from {table}"),
+            format!("DELETE FROM {table} WHERE {other}"),
+        ),
+        Removal::Soft {
+            column,
+            timestamps,
+            now,
+        } => {
+            let timestamps = SqlType::Timestamp(timestamps);
+            let deleted = quote(column);
+            Statement {
+                binds: vec![Bind::Text(now.to_owned())],
+                ..Statement::new(
+                    format!("soft-deleting rows of other versions than {version} in {table}"),
+                    format!(
+                        "UPDATE {table} SET {deleted} = CAST(? AS {timestamps}) WHERE {deleted} \
+                         IS NULL AND {other}"
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The current time as the soft-delete literal.
+fn now_literal() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%d %H:%M:%S%.6f")
+        .to_string()
+}
+
+impl SnowflakeLoader {
+    /// One attempt of [`singer_target::Loader::activate_version`]: the
+    /// columns it needs added, the activation queued.
+    pub(super) fn queue_activation(&mut self, stream: &str, version: u64) -> Result<()> {
+        self.ensure_version_column(stream)?;
+        if !self.config.hard_delete {
+            let deleted_ident = self.ident(DELETED_AT);
+            let timestamps = SqlType::Timestamp(self.config.timestamp_type);
+            self.ensure_column(stream, &deleted_ident, timestamps)?;
+        }
+        let Some(state) = self.streams.get(stream) else {
+            return Err(Error::UnknownStream {
+                stream: stream.to_owned(),
+            });
+        };
+        debug!(stream, table = %state.table, version, "Version activation queued.");
+        // Rows after the activation go to a new staging table, applied
+        // after it.
+        self.open.remove(stream);
+        self.pending.push(Pending::Activate {
+            stream: stream.to_owned(),
+            version,
+            now: now_literal(),
+        });
+        Ok(())
+    }
+
+    /// The statements applying one staging table to its stream's table.
+    fn apply_statements(&self, stage: &Stage, overwrite_first: bool) -> Vec<Statement> {
+        let mut statements = Vec::new();
+        if overwrite_first {
+            statements.push(overwrite(&stage.table));
+        }
+        if self.config.load_method == LoadMethod::Upsert && !stage.keys.is_empty() {
+            let deleted_ident = self.ident(DELETED_AT);
+            let has_deleted = self
+                .streams
+                .get(&stage.stream)
+                .is_some_and(|s| s.table_columns.contains_key(&deleted_ident));
+            let revive = (stage.own_deleted.is_none() && has_deleted).then_some(deleted_ident);
+            statements.push(merge(
+                &stage.table,
+                &stage.name,
+                &stage.idents,
+                &stage.keys,
+                revive.as_deref(),
+            ));
+        } else {
+            statements.push(insert(&stage.table, &stage.name, &stage.idents));
+        }
+        if self.config.hard_delete
+            && let Some(deleted) = stage.own_deleted.and_then(|d| stage.idents.get(d))
+        {
+            statements.push(hard_delete(&stage.table, deleted));
+        }
+        statements
+    }
+
+    /// The statement of one queued ACTIVATE_VERSION.
+    fn activate_statement(&self, stream: &str, version: u64, now: &str) -> Result<Statement> {
+        let Some(state) = self.streams.get(stream) else {
+            return Err(Error::UnknownStream {
+                stream: stream.to_owned(),
+            });
+        };
+        let deleted = self.ident(DELETED_AT);
+        let removal = if self.config.hard_delete {
+            Removal::Hard
+        } else {
+            Removal::Soft {
+                column: &deleted,
+                timestamps: self.config.timestamp_type,
+                now,
+            }
+        };
+        Ok(activate(
+            &state.table,
+            &self.ident(TABLE_VERSION),
+            version,
+            removal,
+        ))
+    }
+
+    /// Applies everything queued since the last commit in one transaction,
+    /// then drops the staging tables. Every statement is sent once: a
+    /// failure rolls back, and is never retried with anything queued.
+    pub(super) fn apply_pending(&mut self) -> Result<()> {
+        self.connection.connect()?;
+        self.check_stages("committing")?;
+        let mut statements: Vec<Statement> = Vec::new();
+        let mut overwriting: HashSet<String> = HashSet::new();
+        for pending in &self.pending {
+            match pending {
+                Pending::Apply(index) => {
+                    let Some(stage) = self.stages.get(*index) else {
+                        continue;
+                    };
+                    let overwrite_first = self.config.load_method == LoadMethod::Overwrite
+                        && !self
+                            .streams
+                            .get(&stage.stream)
+                            .is_some_and(|s| s.overwritten)
+                        && overwriting.insert(stage.stream.clone());
+                    statements.extend(self.apply_statements(stage, overwrite_first));
+                }
+                Pending::Activate {
+                    stream,
+                    version,
+                    now,
+                } => statements.push(self.activate_statement(stream, *version, now)?),
+            }
+        }
+        self.transaction(&statements)?;
+        for stream in overwriting {
+            if let Some(state) = self.streams.get_mut(&stream) {
+                state.overwritten = true;
+            }
+        }
+        for pending in std::mem::take(&mut self.pending) {
+            if let Pending::Activate {
+                stream, version, ..
+            } = pending
+            {
+                info!(
+                    stream,
+                    version,
+                    hard_delete = self.config.hard_delete,
+                    "Version activated."
+                );
+            }
+        }
+        self.open.clear();
+        for stage in std::mem::take(&mut self.stages) {
+            self.stats.rows += stage.rows;
+            self.stats.batches += stage.batches;
+            *self.stats.tables.entry(stage.table.sql()).or_default() += stage.rows;
+            debug!(stream = %stage.stream, table = %stage.table, rows = stage.rows, "Staged rows committed.");
+            // Best effort: the data is committed; a leftover temporary
+            // table goes with the session (names are never reused).
+            if let Err(error) = self.connection.run(
+                "dropping a staging table",
+                &format!("DROP TABLE IF EXISTS {}", stage.name),
+                &[],
+                false,
+            ) {
+                warn!(error = %error, stage = %stage.name, "Dropping a staging table failed; it goes with the session.");
+            }
+        }
+        Ok(())
+    }
+
+    /// `BEGIN`, the statements, `COMMIT`; a failure rolls back.
+    fn transaction(&mut self, statements: &[Statement]) -> Result<()> {
+        self.connection
+            .run("beginning a transaction", "BEGIN", &[], false)?;
+        for statement in statements {
+            if let Some(schema) = &statement.schema {
+                // Not DDL: it does not end the transaction.
+                self.connection.use_schema(schema)?;
+            }
+            // A failure rolls the transaction back (in `run`).
+            self.connection
+                .run(&statement.action, &statement.sql, &statement.binds, false)?;
+        }
+        self.connection.run("committing", "COMMIT", &[], true)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "commit_tests.rs"]
+mod tests;
