@@ -15,6 +15,9 @@
 mod evolution;
 mod loading;
 mod login;
+// Faults are injected by the double only.
+#[cfg(not(feature = "singer-target-snowflake-live-tests"))]
+mod retries;
 mod state;
 mod support;
 mod types;
