@@ -178,3 +178,39 @@ impl JsonBindStager {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::BinaryEncoding;
+    use crate::types::SqlType;
+
+    fn plan(cell: Option<usize>, sql_type: SqlType) -> ColumnPlan {
+        ColumnPlan {
+            property: "p".to_owned(),
+            cell,
+            sql_type,
+            empty_string_is_null: false,
+            binary: BinaryEncoding::Base64,
+        }
+    }
+
+    #[test]
+    fn staging_inserts_bind_one_json_array_and_number_rows_from_the_offset() {
+        let version = SqlType::Number {
+            precision: 38,
+            scale: 0,
+        };
+        let plans = [
+            plan(Some(0), version),
+            plan(Some(1), SqlType::Variant),
+            plan(None, version),
+            plan(None, SqlType::Varchar(None)),
+        ];
+        let constants = [None, None, Some("7".to_owned()), None];
+        assert_eq!(
+            JsonBindStager::insert_sql(r#""_SINGER_RS_STAGE_1""#, &plans, &constants, 100),
+            r#"INSERT INTO "_SINGER_RS_STAGE_1" ("C0", "C1", "C2", "C3", "_SINGER_RS_ROW") SELECT f.value:c0::VARCHAR::NUMBER(38,0), f.value:c1, 7::NUMBER(38,0), NULL::VARCHAR, f.index + 100 FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?))) f"#
+        );
+    }
+}
