@@ -12,8 +12,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use singer_tap_postgres::discovery::{DiscoveryFilter, discover};
-use singer_tap_postgres::types::ValuePolicy;
+use singer_tap_postgres::{Connector, TapConfig, discover_catalog};
 
 /// Tables in the database.
 const TABLES: u64 = 1_000;
@@ -38,25 +37,29 @@ fn discovery(c: &mut Criterion) {
         .expect("create database");
     let mut client = cluster.connect(&db).expect("connect");
     client.batch_execute(SETUP).expect("create the tables");
-    let filter = DiscoveryFilter::default();
-    let policy = ValuePolicy::default();
+    // Discovery is internal to the tap: the bench goes through its public
+    // entry point (one connection per run, then the catalog queries).
+    let config: TapConfig = serde_json::from_value(serde_json::json!({
+        "url": cluster.connection_string(&db),
+        "sslmode": "disable",
+    }))
+    .expect("config");
+    let connector = Connector::new(&config).expect("connector");
 
     let mut group = c.benchmark_group("discovery");
     group.throughput(Throughput::Elements(TABLES));
     group.sample_size(20);
     group.bench_function("discover_1000_tables", |b| {
         b.iter(|| {
-            let tables = discover(&mut client, &filter, policy).expect("discover");
-            assert_eq!(tables.len() as u64, TABLES);
-            black_box(tables)
+            let catalog = discover_catalog(&connector, &config).expect("discover");
+            assert_eq!(catalog.streams.len() as u64, TABLES);
+            black_box(catalog)
         });
     });
     group.bench_function("catalog_json_1000_tables", |b| {
         b.iter(|| {
-            let tables = discover(&mut client, &filter, policy).expect("discover");
-            let streams: Vec<_> = tables.iter().map(|t| t.catalog_entry(&db)).collect();
-            let json = serde_json::to_string(&serde_json::json!({ "streams": streams }))
-                .expect("serialize");
+            let catalog = discover_catalog(&connector, &config).expect("discover");
+            let json = serde_json::to_string(&catalog).expect("serialize");
             black_box(json.len())
         });
     });

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use singer_cli::{Exit, Stdout, init_logging};
@@ -229,7 +230,7 @@ fn run_manifest(
             "manifest mode needs --load-type incremental|full|load-by-id|backfill".to_owned()
         ));
     };
-    let load_type: LoadType = load_type.parse().map_err(usage)?;
+    let load_type: LoadType = load_type.parse().map_err(|e| usage(chain(&e)))?;
     let loaded =
         load_config::<TapConfig>(&args.common.config, &ABOUT).context("loading configuration")?;
     for key in &loaded.unknown_keys {
@@ -267,13 +268,13 @@ fn run_manifest(
     options.load_type = load_type;
     options.tables.clone_from(&margs.tables);
     options.sync = SyncOptions::from_config(&config)?;
-    options.apply_env(env).map_err(usage)?;
+    options.apply_env(env).map_err(|e| usage(chain(&e)))?;
     if let Some(text) = &margs.execution_date {
         options.execution_date =
             parse_timestamp(text).map_err(|e| usage(format!("--execution-date: {e}")))?;
     }
     if let Some(text) = &margs.stream_naming {
-        options.stream_naming = text.parse::<StreamNaming>().map_err(usage)?;
+        options.stream_naming = text.parse::<StreamNaming>().map_err(|e| usage(chain(&e)))?;
     }
     if let Some(text) = &margs.step {
         options.step = text
@@ -288,7 +289,7 @@ fn run_manifest(
                 "--max-replica-lag-hours: {text:?} is not a whole number"
             ))
         })?;
-        options.max_replica_lag = Some(chrono_hours(hours));
+        options.set_max_replica_lag(Some(Duration::from_secs(u64::from(hours) * 3600)));
     }
     options.cap_end_at_replay = margs.cap_end_at_replay;
     options.load_allow_lists(&config)?;
@@ -309,8 +310,17 @@ fn run_manifest(
     Ok(())
 }
 
-fn chrono_hours(hours: u32) -> singer_tap_postgres::manifest::TimeDelta {
-    singer_tap_postgres::manifest::TimeDelta::hours(i64::from(hours))
+/// An error and its causes, joined by `: ` (an error's message does not
+/// repeat its source).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// Reads a state file; an empty file is an empty state. A state file that
@@ -325,13 +335,10 @@ fn read_state(path: &Path) -> anyhow::Result<State> {
         return Ok(State::new());
     }
     State::from_json(&text).map_err(|e| {
-        let mut reason = format!("state file {}: {e}", path.display());
-        let mut cause = std::error::Error::source(&e);
-        while let Some(inner) = cause {
-            reason.push_str(": ");
-            reason.push_str(&inner.to_string());
-            cause = inner.source();
-        }
-        anyhow::Error::new(usage(reason))
+        anyhow::Error::new(usage(format!(
+            "state file {}: {}",
+            path.display(),
+            chain(&e)
+        )))
     })
 }

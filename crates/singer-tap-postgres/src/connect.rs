@@ -3,7 +3,6 @@
 //! timeouts and the session settings value rendering relies on.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
 use postgres::config::SslMode as PgSslMode;
@@ -42,7 +41,7 @@ impl Connector {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a bad URL or `sslmode`, [`Error::Tls`] when the
+    /// [`Error::Config`] for a bad URL, [`Error::Setting`] for a bad `sslmode`, [`Error::Tls`] when the
     /// certificate files cannot be loaded.
     pub fn new(config: &TapConfig) -> Result<Self> {
         let mut pg = match &config.url {
@@ -84,7 +83,7 @@ impl Connector {
         pg.options(&options);
         let mode = config
             .ssl_mode()
-            .map_err(|reason| Error::Config { reason })?;
+            .map_err(|source| Error::Setting { source })?;
         pg.ssl_mode(match mode {
             SslMode::Disable => PgSslMode::Disable,
             SslMode::Prefer => PgSslMode::Prefer,
@@ -129,13 +128,6 @@ impl Connector {
     #[must_use]
     pub fn dbname(&self) -> Option<&str> {
         self.config.get_dbname()
-    }
-
-    /// How long to wait before reconnect attempt `attempt` (1-based):
-    /// 1 s, 2 s, 4 s, ... capped at 30 s.
-    #[must_use]
-    pub fn backoff(attempt: u32) -> Duration {
-        Duration::from_secs(1u64 << attempt.saturating_sub(1).min(5)).min(Duration::from_secs(30))
     }
 }
 
@@ -249,12 +241,5 @@ mod tests {
         .expect("valid");
         let error = Connector::new(&config).expect_err("bad url").to_string();
         assert!(!error.contains("hunter2"), "{error}");
-    }
-
-    #[test]
-    fn backoff_is_capped() {
-        assert_eq!(Connector::backoff(1), Duration::from_secs(1));
-        assert_eq!(Connector::backoff(3), Duration::from_secs(4));
-        assert_eq!(Connector::backoff(40), Duration::from_secs(30));
     }
 }

@@ -15,15 +15,22 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A setting has a value the tap does not know.
+    #[error("configuration")]
+    Setting {
+        /// Which setting and what is wrong.
+        #[source]
+        source: crate::config::SettingError,
+    },
     /// The TLS stack could not be set up.
-    #[error("TLS setup failed: {source}")]
+    #[error("TLS setup failed")]
     Tls {
         /// OpenSSL's error.
         #[source]
         source: openssl::error::ErrorStack,
     },
     /// A certificate or key file could not be loaded.
-    #[error("TLS: cannot load {what} {}: {source}", path.display())]
+    #[error("TLS: cannot load {what} {}", path.display())]
     TlsFile {
         /// Which setting named the file.
         what: &'static str,
@@ -34,7 +41,7 @@ pub enum Error {
         source: openssl::error::ErrorStack,
     },
     /// Connecting failed.
-    #[error("cannot connect to {server}: {source}")]
+    #[error("cannot connect to {server}")]
     Connect {
         /// `host:port/dbname`.
         server: String,
@@ -43,7 +50,7 @@ pub enum Error {
         source: postgres::Error,
     },
     /// A statement failed.
-    #[error("{}{action}: {source}", stream_prefix(.stream.as_deref()))]
+    #[error("{}{action}", stream_prefix(.stream.as_deref()))]
     Query {
         /// The stream being synced, if any.
         stream: Option<String>,
@@ -54,14 +61,14 @@ pub enum Error {
         source: postgres::Error,
     },
     /// Discovery failed.
-    #[error("discovery: {source}")]
+    #[error("discovery")]
     Discovery {
         /// The cause.
         #[source]
         source: crate::discovery::DiscoveryError,
     },
     /// A value could not be rendered.
-    #[error("stream {stream:?}, column {column:?}: {source}")]
+    #[error("stream {stream:?}, column {column:?}")]
     Encode {
         /// The stream.
         stream: String,
@@ -83,7 +90,7 @@ pub enum Error {
     #[error(transparent)]
     Catalog(Box<singer_protocol::Error>),
     /// The manifest (or the connection-info file) is unusable.
-    #[error("manifest{}: {source}", path_suffix(.path.as_deref()))]
+    #[error("manifest{}", path_suffix(.path.as_deref()))]
     Manifest {
         /// The file, when the text came from one.
         path: Option<PathBuf>,
@@ -92,10 +99,9 @@ pub enum Error {
         source: crate::manifest::ManifestError,
     },
     /// An allow-list file is unusable.
-    #[error("{source}")]
+    #[error(transparent)]
     AllowList {
         /// What is wrong.
-        #[source]
         source: crate::manifest::AllowListError,
     },
     /// A manifest table cannot be loaded as asked (a missing column, a key
@@ -138,7 +144,7 @@ pub enum Error {
     )]
     ReplicaNotReplayed,
     /// Writing messages failed (a closed pipe is a `BrokenPipe` here).
-    #[error("writing output: {source}")]
+    #[error("writing output")]
     Output {
         /// The I/O error.
         #[source]
@@ -170,6 +176,7 @@ impl Error {
     pub fn is_usage(&self) -> bool {
         match self {
             Self::Config { .. }
+            | Self::Setting { .. }
             | Self::TlsFile { .. }
             | Self::Stream { .. }
             | Self::Manifest { .. }
@@ -178,6 +185,12 @@ impl Error {
             Self::Catalog(e) => e.is_usage(),
             _ => false,
         }
+    }
+}
+
+impl singer_protocol::Retryable for Error {
+    fn is_retryable(&self) -> bool {
+        Self::is_retryable(self)
     }
 }
 

@@ -28,16 +28,21 @@
 
 mod config;
 mod connect;
-pub mod discovery;
+mod discovery;
 mod error;
+mod ident;
 pub mod manifest;
+mod session;
+mod stream;
 mod sync;
-pub mod types;
+mod types;
 
-pub use config::{ABOUT, SslMode, TapConfig};
+pub use config::{ABOUT, SettingError, SslMode, TapConfig};
 pub use connect::Connector;
+pub use discovery::DiscoveryError;
 pub use error::{Error, Result};
 pub use sync::{StreamSummary, SyncOptions, sync};
+pub use types::{EncodeError, NumberSpecialPolicy, SpecialValue, SpecialValuePolicy, ValuePolicy};
 
 use singer_protocol::Catalog;
 
@@ -67,7 +72,7 @@ impl SyncOptions {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a bad `default_replication_method`.
+    /// [`Error::Setting`] for a bad `default_replication_method`.
     pub fn from_config(config: &TapConfig) -> Result<Self> {
         Ok(Self {
             state_interval: config.state_interval.max(1),
@@ -75,7 +80,7 @@ impl SyncOptions {
             max_retries: config.max_retries,
             default_method: config
                 .default_replication_method()
-                .map_err(|reason| Error::Config { reason })?,
+                .map_err(|source| Error::Setting { source })?,
             policy: config.special_values,
         })
     }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum AllowListError {
     /// The file cannot be read.
-    #[error("allow list {}: {source}", path.display())]
+    #[error("allow list {}", path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -3,8 +3,8 @@
 //! A manifest lists tables with an `import_query` template, the target
 //! name's parts, a primary key and options (see [`TableSpec`]).
 //! [`Manifest::parse`] reads it (unknown keys are warnings; a missing or
-//! mistyped key is an error naming the table and the key), [`template`]
-//! fills the known tokens without rewriting the SQL, and [`sync_manifest`]
+//! mistyped key is an error naming the table and the key), the known
+//! tokens are filled without rewriting the SQL, and [`sync_manifest`]
 //! loads the tables as ordinary Singer messages:
 //!
 //! * **incremental** (the query has `{BEGIN_TIMESTAMP}` or
@@ -38,18 +38,21 @@
 //! ```
 
 mod allowlist;
-mod load;
+mod bookmark;
+mod connection;
+mod options;
 mod parse;
-pub mod template;
+mod plan;
+mod replica;
+mod run;
+mod template;
+mod window;
 
 pub use allowlist::{AllowList, AllowListError, AllowLists};
-pub use chrono::TimeDelta;
-pub use load::{
-    COLUMNS, HIGH_WATER_MARK, IN_PROGRESS, LAST_FINISHED_RANGE, LoadType, MAX_ID, ManifestOptions,
-    RUN_UPLOADED_AT, ReplicaStatus, StreamNaming, TASK_INSTANCE, TableAction, TableSummary,
-    UPLOADED_AT, Window, check_replica, incremental_window, parse_timestamp, sync_manifest,
-};
-pub use parse::{
-    ConnectionInfo, IncrementalType, Manifest, ManifestError, ResolvedConnection, TableKind,
-    TableSpec, connection_info_for,
-};
+pub use connection::{ConnectionInfo, ResolvedConnection, connection_info_for};
+pub use options::{LoadType, ManifestOptions, OptionError, StreamNaming, parse_timestamp};
+pub use parse::{IncrementalType, Manifest, ManifestError, TableKind, TableSpec};
+pub use plan::TableAction;
+pub use replica::{ReplicaStatus, check_replica};
+pub use run::{TASK_INSTANCE, TableSummary, UPLOADED_AT, sync_manifest};
+pub use window::{Window, incremental_window};

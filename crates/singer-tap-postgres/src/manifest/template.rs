@@ -58,6 +58,7 @@ pub fn render(text: &str, value: impl Fn(&str) -> Option<String>) -> Result<Stri
 
 /// The known tokens `text` uses.
 #[must_use]
+#[cfg(test)]
 pub fn tokens_in(text: &str) -> Vec<&'static str> {
     TOKENS
         .iter()

@@ -47,12 +47,12 @@ pub enum NumberSpecialPolicy {
 }
 
 /// The special-value policies of a tap, one per kind of value. Every hit is
-/// counted in [`EncodeStats`] whatever the policy, so the sync can log it.
+/// counted whatever the policy, so the sync can log it.
 ///
 /// Deserializes from the tap config (snake_case keys, every key optional):
 ///
 /// ```
-/// use singer_tap_postgres::types::{NumberSpecialPolicy, SpecialValuePolicy, ValuePolicy};
+/// use singer_tap_postgres::{NumberSpecialPolicy, SpecialValuePolicy, ValuePolicy};
 ///
 /// let policy: ValuePolicy = serde_json::from_str(r#"{"temporal_infinity": "clamp", "number_special": "null"}"#)
 ///     .map_err(|e| e.to_string())?;
@@ -146,6 +146,7 @@ pub struct EncodeStats {
 
 impl EncodeStats {
     /// A zeroed counter.
+    #[cfg(test)]
     #[must_use]
     pub const fn new() -> Self {
         Self {
@@ -160,15 +161,10 @@ impl EncodeStats {
     }
 
     /// How many special values were met in all.
+    #[cfg(test)]
     #[must_use]
     pub fn total(&self) -> u64 {
         self.counts.iter().fold(0, |a, b| a.saturating_add(*b))
-    }
-
-    /// Whether no special value was met.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.total() == 0
     }
 
     /// The non-zero counts, in [`SpecialValue::ALL`] order.
@@ -177,13 +173,6 @@ impl EncodeStats {
             .into_iter()
             .map(|kind| (kind, self.count(kind)))
             .filter(|(_, n)| *n > 0)
-    }
-
-    /// Adds `other`'s counts to these.
-    pub fn merge(&mut self, other: &Self) {
-        for (a, b) in self.counts.iter_mut().zip(other.counts) {
-            *a = a.saturating_add(b);
-        }
     }
 
     /// Counts one value of `kind`.

@@ -8,8 +8,6 @@
     reason = "test helpers: a failed expectation is the test failing"
 )]
 
-mod discovery;
 mod manifest;
 mod sync;
 mod tls;
-mod types;

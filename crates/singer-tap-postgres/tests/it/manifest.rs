@@ -15,6 +15,19 @@ use singer_tap_postgres::{Connector, Error, TapConfig};
 
 const ISSUES: u32 = 2000;
 
+/// An error and its causes, joined by `: ` as the CLI prints them (an
+/// error's message does not repeat its source).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
+}
+
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
 }
@@ -311,7 +324,8 @@ fn run_interrupted(
     });
     let error =
         sync_manifest(&db.connector, manifest, state, options, &mut out).expect_err("interrupted");
-    assert!(error.to_string().contains("interrupted"), "{error}");
+    let message = chain(&error);
+    assert!(message.contains("interrupted"), "{message}");
     let inner = out.into_inner();
     decode(&inner.bytes)
 }
@@ -656,7 +670,7 @@ fn bad_manifests_fail_with_their_message() {
             std::fs::read_to_string(path.with_extension("expected")).expect("expected message");
         let source = Manifest::parse(&text).expect_err("invalid manifest");
         let error = Error::Manifest { path: None, source };
-        assert_eq!(error.to_string(), expected, "{}", path.display());
+        assert_eq!(chain(&error), expected, "{}", path.display());
         assert!(error.is_usage());
         cases += 1;
     }
@@ -674,7 +688,7 @@ fn bad_manifests_fail_with_their_message() {
     );
     assert!(error.is_usage());
     assert_eq!(
-        error.to_string(),
+        chain(&error),
         "manifest: unknown table \"isues\"; the manifest's tables are: issues, issues_internal_only, merge_requests, \
          merge_request_ids, users, projects, projects_internal_only, projects_internal_paths, gitlab_named_projects, bug_issues"
     );

@@ -156,7 +156,17 @@ fn connect(host: &str, db: &str, sslmode: &str, root: Option<&Path>) -> Result<b
     }))
     .expect("config");
     let connector = Connector::new(&config).map_err(|e| e.to_string())?;
-    let mut client = connector.connect().map_err(|e| format!("{e:#}"))?;
+    let mut client = connector.connect().map_err(|e| {
+        // The whole chain: the message does not repeat its source.
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(inner) = cause {
+            text.push_str(": ");
+            text.push_str(&inner.to_string());
+            cause = inner.source();
+        }
+        text
+    })?;
     let row = client
         .query_one(
             "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",

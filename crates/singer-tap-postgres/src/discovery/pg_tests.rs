@@ -9,10 +9,10 @@
     reason = "test helpers: a failure must abort the test loudly"
 )]
 
+use crate::discovery::{DiscoveryFilter, TableInfo, TableKind, discover};
+use crate::types::ValuePolicy;
 use postgres::Client;
 use serde_json::{Value, json};
-use singer_tap_postgres::discovery::{DiscoveryFilter, TableInfo, TableKind, discover};
-use singer_tap_postgres::types::ValuePolicy;
 
 fn database(prefix: &str, setup: &str) -> (Client, String) {
     let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
@@ -243,7 +243,7 @@ fn odd_names_are_kept_and_quoted() {
     let select: Vec<String> = odd
         .columns
         .iter()
-        .map(singer_tap_postgres::discovery::ColumnInfo::select_expr)
+        .map(crate::discovery::ColumnInfo::select_expr)
         .collect();
     let row = client
         .query_one(

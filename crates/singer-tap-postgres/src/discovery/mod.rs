@@ -39,19 +39,6 @@ use crate::types::{Codec, PgType, ValuePolicy};
 /// A relation is listed when its schema is allowed, it matches an `include`
 /// pattern (or `include` is empty), and it matches no `exclude` pattern.
 ///
-/// ```
-/// use singer_tap_postgres::discovery::DiscoveryFilter;
-///
-/// let filter = DiscoveryFilter {
-///     schemas: vec![],
-///     include: vec!["public.*".into(), "sales.order?".into()],
-///     exclude: vec!["*_backup".into()],
-/// };
-/// assert!(filter.matches("public", "users"));
-/// assert!(filter.matches("sales", "orders"));
-/// assert!(!filter.matches("sales", "order_lines"));
-/// assert!(!filter.matches("public", "users_backup"));
-/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiscoveryFilter {
@@ -162,9 +149,11 @@ pub struct ColumnInfo {
 impl ColumnInfo {
     /// The column's expression for a `SELECT` list: the quoted name with the
     /// codec's cast, if any.
+    #[cfg(test)]
     #[must_use]
     pub fn select_expr(&self) -> String {
-        self.codec.select_expr(&quote_ident(&self.name))
+        self.codec
+            .select_expr(&crate::ident::quote_ident(&self.name))
     }
 }
 
@@ -193,12 +182,15 @@ impl TableInfo {
     }
 
     /// `"schema"."table"`, quoted for SQL.
+    #[cfg(test)]
     #[must_use]
     pub fn quoted_name(&self) -> String {
-        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+        let quote = crate::ident::quote_ident;
+        format!("{}.{}", quote(&self.schema), quote(&self.name))
     }
 
     /// The column called `name`.
+    #[cfg(test)]
     #[must_use]
     pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
         self.columns.iter().find(|c| c.name == name)
@@ -299,21 +291,6 @@ impl TableInfo {
             .insert(singer_protocol::TOP_KEY_PROPERTIES.to_owned(), keys);
         entry
     }
-}
-
-/// Quotes an SQL identifier: `"name"`, with `"` doubled.
-#[must_use]
-pub fn quote_ident(name: &str) -> String {
-    let mut quoted = String::with_capacity(name.len() + 2);
-    quoted.push('"');
-    for c in name.chars() {
-        if c == '"' {
-            quoted.push('"');
-        }
-        quoted.push(c);
-    }
-    quoted.push('"');
-    quoted
 }
 
 /// Why discovery failed.
@@ -590,33 +567,7 @@ fn get<'a, T: postgres::types::FromSql<'a>>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn glob(pattern: &str, name: &str) -> bool {
-        let p: Vec<char> = pattern.chars().collect();
-        let n: Vec<char> = name.chars().collect();
-        glob_match(&p, &n)
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob("*", ""));
-        assert!(glob("*", "public.t"));
-        assert!(glob("public.*", "public.t"));
-        assert!(!glob("public.*", "publicx.t"));
-        assert!(glob("p?blic.t", "public.t"));
-        assert!(glob("*.*_log", "a.b_log"));
-        assert!(!glob("*.*_log", "a.b_log2"));
-        assert!(glob("*a*a*a*", "xaxaxa"));
-        assert!(!glob("*a*a*a*b", &"a".repeat(200)));
-        assert!(glob("ü?.t", "üx.t"));
-        assert!(!glob("", "a"));
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote_ident("a"), "\"a\"");
-        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
-    }
-}
+#[cfg(test)]
+mod pg_tests;

@@ -1,0 +1,178 @@
+//! The one row loop of both modes: how the rows of a read become RECORD
+//! lines, rendered straight from PostgreSQL's binary format by the
+//! columns' codecs, and the STATE and version helpers around it.
+
+use std::io::Write;
+use std::time::Instant;
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::{FromSql, Type};
+use singer_protocol::{Message, StateMessage, Writer};
+use singer_state::State;
+use tracing::warn;
+
+use crate::error::{Error, Result};
+use crate::session::Subject;
+use crate::types::{Codec, EncodeStats};
+
+/// One selected column.
+pub(crate) struct PlanColumn {
+    /// The column's name.
+    pub(crate) name: String,
+    /// `"name":`, rendered once.
+    pub(crate) key_json: Vec<u8>,
+    /// How its values render.
+    pub(crate) codec: Codec,
+}
+
+impl PlanColumn {
+    /// A column named `name` rendered by `codec`.
+    pub(crate) fn new(name: &str, codec: Codec) -> Self {
+        let mut key_json = serde_json::to_vec(name).unwrap_or_default();
+        key_json.push(b':');
+        Self {
+            name: name.to_owned(),
+            key_json,
+            codec,
+        }
+    }
+}
+
+/// How the rows of one read become RECORD lines.
+pub(crate) struct RecordLayout<'a> {
+    /// The stream named in errors.
+    pub(crate) tap_stream_id: &'a str,
+    /// The stream named in the RECORD messages.
+    pub(crate) stream: &'a str,
+    /// The result columns, in order.
+    pub(crate) columns: &'a [PlanColumn],
+    /// Indices into `columns` whose rendered values `after_row` receives.
+    pub(crate) key_columns: &'a [usize],
+    /// JSON members appended after the columns (`,"_uploaded_at":…`), or empty.
+    pub(crate) suffix: &'a [u8],
+    /// The table version the records carry.
+    pub(crate) version: Option<u64>,
+}
+
+/// Streams `rows` as RECORD messages, rendering each row straight into its
+/// line through the columns' codecs (the one row loop of both modes). After
+/// each record is written, `after_row` gets the record's JSON and the byte
+/// ranges in it of the `key_columns` values, in order.
+pub(crate) fn stream_records<W, F>(
+    rows: &mut postgres::RowIter<'_>,
+    layout: &RecordLayout<'_>,
+    stats: &mut EncodeStats,
+    out: &mut Writer<W>,
+    mut after_row: F,
+) -> Result<()>
+where
+    W: Write,
+    F: FnMut(&[u8], &[std::ops::Range<usize>], &mut Writer<W>) -> Result<()>,
+{
+    let query_error = |action, source| Error::Query {
+        stream: Some(layout.tap_stream_id.to_owned()),
+        action,
+        source,
+    };
+    let time_extracted = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+    let mut record = Vec::with_capacity(1024);
+    let mut key_ranges = vec![0..0; layout.key_columns.len()];
+    // Rows stream in as the server sends them (the socket is the
+    // backpressure), so reading overlaps the server's work, as COPY does.
+    while let Some(row) = rows.next().map_err(|e| query_error("reading rows", e))? {
+        record.clear();
+        record.push(b'{');
+        for (i, column) in layout.columns.iter().enumerate() {
+            if i > 0 {
+                record.push(b',');
+            }
+            record.extend_from_slice(&column.key_json);
+            let raw: Option<RawColumn<'_>> = row
+                .try_get(i)
+                .map_err(|e| query_error("decoding a row", e))?;
+            let start = record.len();
+            column
+                .codec
+                .encode(raw.map(|r| r.0), &mut record, stats)
+                .map_err(|source| Error::Encode {
+                    stream: layout.tap_stream_id.to_owned(),
+                    column: column.name.clone(),
+                    source,
+                })?;
+            if let Some(k) = layout.key_columns.iter().position(|&kc| kc == i)
+                && let Some(range) = key_ranges.get_mut(k)
+            {
+                *range = start..record.len();
+            }
+        }
+        record.extend_from_slice(layout.suffix);
+        record.push(b'}');
+        out.write_record_raw(
+            layout.stream,
+            &record,
+            layout.version,
+            Some(&time_extracted),
+        )
+        .map_err(|source| Error::Output { source })?;
+        after_row(&record, &key_ranges, out)?;
+    }
+    Ok(())
+}
+
+/// A new table version: milliseconds since the epoch (what pipelinewise and
+/// the SDK use).
+pub(crate) fn new_version() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or_default()
+}
+
+pub(crate) fn write_message<W: Write>(out: &mut Writer<W>, message: &Message) -> Result<()> {
+    out.write(message)
+        .map_err(|source| Error::Output { source })
+}
+
+pub(crate) fn write_state<W: Write>(out: &mut Writer<W>, state: &State) -> Result<()> {
+    write_message(
+        out,
+        &Message::State(StateMessage {
+            value: state.to_value(),
+        }),
+    )
+}
+
+/// The raw binary bytes of one column value, whatever its type.
+struct RawColumn<'a>(&'a [u8]);
+
+impl<'a> FromSql<'a> for RawColumn<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Self(raw))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Ends a stream's (or manifest table's) load, the same in both modes:
+/// writes the STATE that covers it, logs the values that met the
+/// special-value policy, and returns the wall time since `started`.
+pub(crate) fn finish_stream<W: Write>(
+    out: &mut Writer<W>,
+    state: &State,
+    stats: &EncodeStats,
+    subject: Subject<'_>,
+    started: Instant,
+) -> Result<f64> {
+    write_state(out, state)?;
+    for (kind, count) in stats.iter() {
+        let kind = kind.as_str();
+        match subject {
+            Subject::Stream(stream) => {
+                warn!(stream = %stream, kind, count, "Values met the special-value policy (see `special_values`).");
+            }
+            Subject::Table(table) => {
+                warn!(table = %table, kind, count, "Values met the special-value policy (see `special_values`).");
+            }
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}

@@ -1,0 +1,154 @@
+//! Planning a catalog-mode stream: the table, the selected columns, the
+//! replication method and keys, and its SCHEMA message.
+
+use serde_json::{Map, Value};
+use singer_protocol::{CatalogEntry, ReplicationMethod, SchemaMessage};
+use tracing::warn;
+
+use super::{SyncOptions, table_ref};
+use crate::discovery::TableInfo;
+use crate::error::{Error, Result};
+use crate::ident::quote_ident;
+use crate::stream::PlanColumn;
+
+/// Everything needed to read one stream.
+pub(super) struct StreamPlan {
+    pub(super) tap_stream_id: String,
+    pub(super) stream: String,
+    pub(super) qualified_table: String,
+    pub(super) columns: Vec<PlanColumn>,
+    pub(super) key_properties: Vec<String>,
+    pub(super) method: ReplicationMethod,
+    /// Index into `columns` of the replication key (INCREMENTAL).
+    pub(super) replication_key: Option<usize>,
+    /// Indices into `columns` of the primary key (FULL_TABLE resume).
+    pub(super) primary_key: Vec<usize>,
+}
+
+impl StreamPlan {
+    pub(super) fn new(
+        entry: &CatalogEntry,
+        tables: &[TableInfo],
+        options: &SyncOptions,
+    ) -> Result<Self> {
+        let stream_error = |reason: String| Error::Stream {
+            stream: entry.tap_stream_id.clone(),
+            reason,
+        };
+        let (schema, table) = table_ref(entry);
+        let info = tables
+            .iter()
+            .find(|t| t.schema == schema && t.name == table)
+            .ok_or_else(|| {
+                stream_error(format!(
+                    "table {schema}.{table} does not exist or cannot be read"
+                ))
+            })?;
+        let method = entry
+            .replication_method()
+            .map_err(|e| Error::Catalog(Box::new(e)))?
+            .or(options.default_method)
+            .unwrap_or(ReplicationMethod::FullTable);
+        if method == ReplicationMethod::LogBased {
+            return Err(stream_error(
+                "LOG_BASED replication is not supported yet".to_owned(),
+            ));
+        }
+        let replication_key = entry
+            .replication_key()
+            .map_err(|e| Error::Catalog(Box::new(e)))?
+            .map(str::to_owned);
+        let mut key_properties = entry
+            .key_properties()
+            .map_err(|e| Error::Catalog(Box::new(e)))?;
+        if key_properties.is_empty() {
+            key_properties.clone_from(&info.primary_key);
+        }
+        let catalog_properties = entry.schema.get("properties").and_then(Value::as_object);
+        let mut columns = Vec::new();
+        for column in &info.columns {
+            let automatic = info.primary_key.contains(&column.name)
+                || key_properties.contains(&column.name)
+                || replication_key.as_deref() == Some(column.name.as_str());
+            let in_catalog = catalog_properties.is_none_or(|p| p.contains_key(&column.name));
+            if automatic || (in_catalog && entry.is_property_selected(&column.name)) {
+                columns.push(PlanColumn::new(&column.name, column.codec.clone()));
+            }
+        }
+        if let Some(properties) = catalog_properties {
+            for name in properties.keys() {
+                if entry.is_property_selected(name) && !info.columns.iter().any(|c| &c.name == name)
+                {
+                    warn!(stream = %entry.tap_stream_id, column = %name, "Selected column no longer exists in the table; skipping it.");
+                }
+            }
+        }
+        let position_of = |name: &str| columns.iter().position(|c| c.name == name);
+        let replication_key = match method {
+            ReplicationMethod::Incremental => {
+                let key = replication_key.ok_or_else(|| {
+                    stream_error("INCREMENTAL replication needs a replication key".to_owned())
+                })?;
+                let index = position_of(&key).ok_or_else(|| {
+                    stream_error(format!(
+                        "replication key {key:?} is not a column of the table"
+                    ))
+                })?;
+                if !columns
+                    .get(index)
+                    .is_some_and(|c| c.codec.can_be_replication_key())
+                {
+                    return Err(stream_error(format!(
+                        "replication key {key:?} has a type that cannot be ordered and bookmarked"
+                    )));
+                }
+                Some(index)
+            }
+            _ => None,
+        };
+        let primary_key = info
+            .primary_key
+            .iter()
+            .map(|name| position_of(name))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default();
+        Ok(Self {
+            tap_stream_id: entry.tap_stream_id.clone(),
+            stream: entry.stream.clone(),
+            qualified_table: format!("{}.{}", quote_ident(&info.schema), quote_ident(&info.name)),
+            columns,
+            key_properties,
+            method,
+            replication_key,
+            primary_key,
+        })
+    }
+
+    pub(super) fn schema_message(&self) -> SchemaMessage {
+        let mut properties = Map::new();
+        for column in &self.columns {
+            let nullable = !self.key_properties.contains(&column.name);
+            properties.insert(column.name.clone(), column.codec.json_schema(nullable));
+        }
+        let mut schema = Map::new();
+        schema.insert("type".to_owned(), Value::String("object".to_owned()));
+        schema.insert("properties".to_owned(), Value::Object(properties));
+        SchemaMessage {
+            stream: self.stream.clone(),
+            schema: Value::Object(schema),
+            key_properties: self.key_properties.clone(),
+            bookmark_properties: self
+                .replication_key
+                .and_then(|i| self.columns.get(i))
+                .map(|c| vec![c.name.clone()]),
+        }
+    }
+
+    /// Indices of the columns whose values make up the position.
+    pub(super) fn position_columns(&self) -> Vec<usize> {
+        match self.replication_key {
+            Some(index) => vec![index],
+            None => self.primary_key.clone(),
+        }
+    }
+}
