@@ -17,7 +17,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use singer_protocol::Writer;
-use singer_target::Driver;
+use singer_target::{Driver, DriverSettings};
 use singer_target_csv::{CsvConfig, CsvLoader};
 
 /// Records per iteration.
@@ -38,7 +38,10 @@ fn target_csv(c: &mut Criterion) {
                 let config = CsvConfig {
                     destination_path: dir.clone(),
                     file_naming_scheme: Some("{stream}.csv".to_owned()),
-                    validate_records: validate,
+                    driver: DriverSettings {
+                        validate_records: validate,
+                        ..DriverSettings::default()
+                    },
                     ..CsvConfig::default()
                 };
                 let loader = CsvLoader::new(&config).expect("loader");

@@ -155,7 +155,7 @@ fn main() -> ExitCode {
 fn run(args: &TapArgs, manifest_args: &ManifestArgs, out: &mut Stdout) -> anyhow::Result<()> {
     let common = &args.common;
     if common.help {
-        out.write_text(USAGE)?;
+        out.write_text(&ABOUT.help(USAGE))?;
         return Ok(());
     }
     if common.version {

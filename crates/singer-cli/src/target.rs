@@ -64,7 +64,7 @@ fn target_main<C: DeserializeOwned, L: Loader>(
 ) -> anyhow::Result<()> {
     let common = &args.common;
     if common.help {
-        out.write_text(spec.usage)?;
+        out.write_text(&spec.about.help(spec.usage))?;
         return Ok(());
     }
     if common.version {

@@ -53,6 +53,11 @@ pub struct Setting {
     pub secret: bool,
     /// The default, if any, as JSON text (`"5432"`).
     pub default: Option<&'static str>,
+    /// Whether decoding fills the default in when the setting is absent
+    /// (`false`: the default is documentation of what the program does
+    /// without the setting, which stays absent, e.g. a host that a URL may
+    /// give).
+    pub default_fills: bool,
 }
 
 impl Setting {
@@ -67,6 +72,7 @@ impl Setting {
             required: false,
             secret: false,
             default: None,
+            default_fills: true,
         }
     }
 
@@ -88,6 +94,15 @@ impl Setting {
     #[must_use]
     pub const fn default_value(mut self, default: &'static str) -> Self {
         self.default = Some(default);
+        self
+    }
+
+    /// Marks the default as documentation only: decoding leaves the
+    /// setting absent, and the program applies the default later (after
+    /// other settings, such as a URL, had their say).
+    #[must_use]
+    pub const fn default_resolved_later(mut self) -> Self {
+        self.default_fills = false;
         self
     }
 
@@ -122,8 +137,9 @@ pub struct About {
     pub description: &'static str,
     /// Singer capabilities (`catalog`, `discover`, `state`, `about`, ...).
     pub capabilities: &'static [&'static str],
-    /// The settings.
-    pub settings: &'static [Setting],
+    /// The settings, in groups (a target's own, then the driver's), as
+    /// declared with [`crate::settings!`] (`Config::ALL_SETTINGS`).
+    pub settings: &'static [&'static [Setting]],
 }
 
 impl About {
@@ -140,11 +156,15 @@ impl About {
         format!("{}_{}", self.env_prefix(), setting.to_ascii_uppercase())
     }
 
+    /// Every setting, group after group.
+    pub fn settings(&self) -> impl Iterator<Item = &'static Setting> + use<> {
+        self.settings.iter().flat_map(|group| group.iter())
+    }
+
     /// The setting called `name` (or with `name` as an alias).
     #[must_use]
-    pub fn setting(&self, name: &str) -> Option<&Setting> {
-        self.settings
-            .iter()
+    pub fn setting(&self, name: &str) -> Option<&'static Setting> {
+        self.settings()
             .find(|s| s.name == name || s.aliases.contains(&name))
     }
 
@@ -153,7 +173,7 @@ impl About {
     #[must_use]
     pub fn settings_schema(&self) -> Value {
         let mut properties = Map::new();
-        for setting in self.settings {
+        for setting in self.settings() {
             let mut p = Map::new();
             p.insert("type".into(), json!(setting.kind.json_type()));
             p.insert("description".into(), json!(setting.description));
@@ -173,8 +193,7 @@ impl About {
             properties.insert(setting.name.into(), Value::Object(p));
         }
         let required: Vec<_> = self
-            .settings
-            .iter()
+            .settings()
             .filter(|s| s.required)
             .map(|s| s.name)
             .collect();
@@ -205,7 +224,7 @@ impl About {
             let _ = writeln!(out, "* `{capability}`");
         }
         out.push_str("\n## Settings\n\n| Setting | Type | Required | Default | Description |\n|:--|:--|:--:|:--|:--|\n");
-        for s in self.settings {
+        for s in self.settings() {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {}{} |",
@@ -224,8 +243,8 @@ impl About {
              `{}_<SETTING>` (for example `{}`).\n",
             self.name,
             self.env_prefix(),
-            self.settings
-                .first()
+            self.settings()
+                .next()
                 .map_or_else(|| self.env_var("setting"), |s| self.env_var(s.name)),
         );
         out
@@ -234,18 +253,34 @@ impl About {
     /// `--about` in plain text.
     #[must_use]
     pub fn to_text(&self) -> String {
-        let mut out = format!(
-            "{} {}\n{}\n\nCapabilities: {}\n\nSettings (environment variable {}_<SETTING> wins over config files):\n",
+        format!(
+            "{} {}\n{}\n\nCapabilities: {}\n\n{}",
             self.name,
             self.version,
             self.description,
             self.capabilities.join(", "),
+            self.settings_text()
+        )
+    }
+
+    /// The settings block of `--about` and `--help`: one line per setting
+    /// with its type, description, default and flags, under a heading that
+    /// names the environment variables.
+    #[must_use]
+    pub fn settings_text(&self) -> String {
+        let mut out = format!(
+            "Settings (environment variable {}_<SETTING> wins over config files):\n",
             self.env_prefix()
         );
-        for s in self.settings {
+        for s in self.settings() {
+            let aliases = if s.aliases.is_empty() {
+                String::new()
+            } else {
+                format!(" Also: {}.", s.aliases.join(", "))
+            };
             let _ = writeln!(
                 out,
-                "  {:<28} {:<8} {}{}{}{}",
+                "  {:<28} {:<8} {}{}{}{}{}",
                 s.name,
                 s.kind.json_type(),
                 s.description,
@@ -253,9 +288,16 @@ impl About {
                 s.default
                     .map_or_else(String::new, |d| format!(" Default: {d}.")),
                 if s.secret { " Secret." } else { "" },
+                aliases,
             );
         }
         out
+    }
+
+    /// `--help`: the binary's usage text, then [`About::settings_text`].
+    #[must_use]
+    pub fn help(&self, usage: &str) -> String {
+        format!("{usage}\n{}", self.settings_text())
     }
 
     /// Renders in `format`.
@@ -278,12 +320,12 @@ mod tests {
         version: "1.2.3",
         description: "A demo tap.",
         capabilities: &["catalog", "discover", "state", "about"],
-        settings: &[
+        settings: &[&[
             Setting::new("host", SettingKind::String, "Server host.").required(),
             Setting::new("port", SettingKind::Integer, "Server port.").default_value("5432"),
             Setting::new("password", SettingKind::String, "Password.").secret(),
             Setting::new("database", SettingKind::String, "Database name.").aliases(&["dbname"]),
-        ],
+        ]],
     };
 
     #[test]

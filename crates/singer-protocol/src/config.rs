@@ -125,7 +125,7 @@ pub fn load_config_with_env<T: DeserializeOwned>(
         }
     }
     let mut from_env = Vec::new();
-    for setting in about.settings {
+    for setting in about.settings() {
         // The setting's own name wins over its aliases (`TAP_POSTGRES_DBNAME`
         // over `TAP_POSTGRES_DATABASE`).
         let names = std::iter::once(setting.name).chain(setting.aliases.iter().copied());
@@ -134,7 +134,7 @@ pub fn load_config_with_env<T: DeserializeOwned>(
             from_env.push(setting.name.to_owned());
         }
     }
-    for setting in about.settings {
+    for setting in about.settings() {
         match merged.get_mut(setting.name) {
             Some(value) => coerce(setting, value)?,
             None if setting.required => {
@@ -150,8 +150,7 @@ pub fn load_config_with_env<T: DeserializeOwned>(
         }
     }
     let secrets: Vec<String> = about
-        .settings
-        .iter()
+        .settings()
         .filter(|s| s.secret)
         .filter_map(|s| merged.get(s.name))
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
@@ -293,7 +292,7 @@ mod tests {
         version: "0.1.0",
         description: "demo",
         capabilities: &[],
-        settings: &[
+        settings: &[&[
             Setting::new("host", SettingKind::String, "Host.").required(),
             Setting::new("port", SettingKind::Integer, "Port."),
             Setting::new("password", SettingKind::String, "Password.").secret(),
@@ -301,7 +300,7 @@ mod tests {
             Setting::new("ssl", SettingKind::Boolean, "TLS."),
             Setting::new("filter_schemas", SettingKind::Array, "Schemas."),
             Setting::new("mode", SettingKind::String, "Mode."),
-        ],
+        ]],
     };
 
     #[derive(Debug, Deserialize, PartialEq)]

@@ -46,6 +46,7 @@ mod error;
 pub mod message;
 mod reader;
 mod retry;
+pub mod settings;
 pub mod temporal;
 mod writer;
 
@@ -67,3 +68,10 @@ pub use message::{
 pub use reader::{DEFAULT_MAX_LINE_BYTES, LineMessage, Reader};
 pub use retry::{RetryAttempt, RetryPolicy, Retryable};
 pub use writer::Writer;
+
+/// What [`settings!`] expands to needs; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+    pub use serde_json;
+}

@@ -25,7 +25,6 @@ pub const ABOUT: About = About {
     settings: TapConfig::ALL_SETTINGS,
 };
 
-
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -221,6 +220,23 @@ mod tests {
     use singer_protocol::{ConfigSource, load_config_with_env};
 
     use super::*;
+
+    #[test]
+    fn declared_defaults_decode_and_resolved_later_ones_stay_absent() {
+        let config = TapConfig::from_defaults().expect("every declared default decodes");
+        assert_eq!(
+            (config.host, config.port, config.sslmode),
+            (None, None, None)
+        );
+        assert_eq!(config.connect_timeout, 30);
+        assert_eq!(config.statement_timeout, 0);
+        assert_eq!(config.application_name, "tap-postgres");
+        assert_eq!(
+            (config.state_interval, config.itersize, config.max_retries),
+            (10_000, 20_000, 3)
+        );
+        assert!(config.filter_schemas.is_empty());
+    }
 
     fn load(env: &[(&str, &str)]) -> TapConfig {
         let env: HashMap<String, String> = env

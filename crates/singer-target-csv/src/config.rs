@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
-use singer_protocol::{About, Setting, SettingKind};
-use singer_schema::ValidationPolicy;
+use singer_protocol::About;
 use singer_target::{DriverConfig, DriverSettings};
 
 use crate::error::{Error, Result};
@@ -19,70 +18,8 @@ pub const ABOUT: About = About {
                   NULL distinct from '', files published only when complete (fsync + rename), STATE only \
                   after its rows are durable.",
     capabilities: &["about", "schema-flattening", "validate-records"],
-    settings: SETTINGS,
+    settings: CsvConfig::ALL_SETTINGS,
 };
-
-const SETTINGS: &[Setting] = &[
-    Setting::new("destination_path", SettingKind::String, "Directory the files go to (created if missing).")
-        .aliases(&["output_path"])
-        .default_value("\".\""),
-    Setting::new(
-        "file_naming_scheme",
-        SettingKind::String,
-        "File name template: {stream} (or {stream_name}), {timestamp} (run start, UTC, 20240501T120000), \
-         {datestamp} (2024-05-01), {run_id}, {part}. Without {part}, later parts get -0002, -0003 before \
-         the extension.",
-    ),
-    Setting::new("delimiter", SettingKind::String, "Field delimiter, one ASCII character.").default_value("\",\""),
-    Setting::new("quotechar", SettingKind::String, "Quote character, one ASCII character.")
-        .aliases(&["quote_character"])
-        .default_value("\"\\\"\""),
-    Setting::new("line_terminator", SettingKind::String, "\\n or \\r\\n.").default_value("\"\\n\""),
-    Setting::new("compression", SettingKind::String, "none or gzip (adds .gz to the name).")
-        .default_value("\"none\""),
-    Setting::new(
-        "null_value",
-        SettingKind::String,
-        "How NULL is written (unquoted). An empty string value is always written quoted (\"\") so it stays \
-         distinct, and a string equal to the NULL token is quoted too.",
-    )
-    .default_value("\"\""),
-    Setting::new(
-        "mode",
-        SettingKind::String,
-        "append (new files every run) or overwrite (replace each stream's file at the end, atomically; \
-         STATE is then written at the end only).",
-    )
-    .default_value("\"append\""),
-    Setting::new("validate_records", SettingKind::Boolean, "Validate records against their schema.")
-        .default_value("true"),
-    Setting::new("validation_policy", SettingKind::String, "fail, skip (count, warn, drop) or log (warn, keep).")
-        .default_value("\"fail\""),
-    Setting::new("add_record_metadata", SettingKind::Boolean, "Add the _sdc_* metadata columns.")
-        .default_value("false"),
-    Setting::new("flattening_enabled", SettingKind::Boolean, "Flatten nested objects into parent__child columns.")
-        .default_value("false"),
-    Setting::new("flattening_max_depth", SettingKind::Integer, "Levels to flatten.").default_value("0"),
-    Setting::new("batch_size_rows", SettingKind::Integer, "Rows per batch.").default_value("100000"),
-    Setting::new("batch_max_bytes", SettingKind::Integer, "Bytes per batch (memory bound per stream).")
-        .default_value("33554432"),
-    Setting::new("batch_max_age_seconds", SettingKind::Integer, "Seconds before a batch is written.")
-        .default_value("60"),
-    Setting::new(
-        "commit_interval_seconds",
-        SettingKind::Integer,
-        "Seconds between commits (each publishes a new file part per stream and lets STATE out); 0: every batch.",
-    )
-    .default_value("300"),
-    Setting::new("metrics_interval_seconds", SettingKind::Integer, "Seconds between METRIC lines.")
-        .default_value("60"),
-    Setting::new(
-        "max_line_bytes",
-        SettingKind::Integer,
-        "Longest input line accepted, in bytes; a longer one fails the run with its line number.",
-    )
-    .default_value("67108864"),
-];
 
 /// append or overwrite.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -107,128 +44,45 @@ pub enum Compression {
     Gzip,
 }
 
-/// The configuration, as read by [`singer_protocol::load_config`] with
-/// [`ABOUT`] (aliases already mapped to these names).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CsvConfig {
-    /// Directory of the files.
-    #[serde(default = "default_destination")]
-    pub destination_path: PathBuf,
-    /// File name template; default `{stream}-{timestamp}.csv` in append
-    /// mode, `{stream}.csv` in overwrite mode.
-    #[serde(default)]
-    pub file_naming_scheme: Option<String>,
-    /// Field delimiter.
-    #[serde(default = "default_delimiter")]
-    pub delimiter: String,
-    /// Quote character.
-    #[serde(default = "default_quotechar")]
-    pub quotechar: String,
-    /// Line terminator.
-    #[serde(default = "default_terminator")]
-    pub line_terminator: String,
-    /// Compression.
-    #[serde(default)]
-    pub compression: Compression,
-    /// The NULL token.
-    #[serde(default)]
-    pub null_value: String,
-    /// append or overwrite.
-    #[serde(default)]
-    pub mode: Mode,
-    /// Validate records.
-    #[serde(default = "yes")]
-    pub validate_records: bool,
-    /// What happens to invalid records.
-    #[serde(default)]
-    pub validation_policy: ValidationPolicy,
-    /// `_sdc_*` columns.
-    #[serde(default)]
-    pub add_record_metadata: bool,
-    /// Flattening switch.
-    #[serde(default)]
-    pub flattening_enabled: bool,
-    /// Flattening depth.
-    #[serde(default)]
-    pub flattening_max_depth: usize,
-    /// Rows per batch.
-    #[serde(default = "default_batch_rows")]
-    pub batch_size_rows: usize,
-    /// Bytes per batch.
-    #[serde(default = "default_batch_bytes")]
-    pub batch_max_bytes: usize,
-    /// Batch age.
-    #[serde(default = "default_batch_age")]
-    pub batch_max_age_seconds: u64,
-    /// Seconds between commits.
-    #[serde(default = "default_commit_interval")]
-    pub commit_interval_seconds: u64,
-    /// Seconds between METRIC lines.
-    #[serde(default = "default_metrics_interval")]
-    pub metrics_interval_seconds: u64,
-    /// Longest input line accepted, in bytes.
-    #[serde(default = "default_max_line_bytes")]
-    pub max_line_bytes: usize,
-}
-
-fn default_destination() -> PathBuf {
-    PathBuf::from(".")
-}
-fn default_delimiter() -> String {
-    ",".to_owned()
-}
-fn default_quotechar() -> String {
-    "\"".to_owned()
-}
-fn default_terminator() -> String {
-    "\n".to_owned()
-}
-const fn yes() -> bool {
-    true
-}
-const fn default_batch_rows() -> usize {
-    100_000
-}
-const fn default_batch_bytes() -> usize {
-    32 * 1024 * 1024
-}
-const fn default_batch_age() -> u64 {
-    60
-}
-const fn default_commit_interval() -> u64 {
-    300
-}
-const fn default_metrics_interval() -> u64 {
-    60
-}
-const fn default_max_line_bytes() -> usize {
-    singer_protocol::DEFAULT_MAX_LINE_BYTES
-}
-
-impl Default for CsvConfig {
-    fn default() -> Self {
-        Self {
-            destination_path: default_destination(),
-            file_naming_scheme: None,
-            delimiter: default_delimiter(),
-            quotechar: default_quotechar(),
-            line_terminator: default_terminator(),
-            compression: Compression::None,
-            null_value: String::new(),
-            mode: Mode::Append,
-            validate_records: true,
-            validation_policy: ValidationPolicy::Fail,
-            add_record_metadata: false,
-            flattening_enabled: false,
-            flattening_max_depth: 0,
-            batch_size_rows: default_batch_rows(),
-            batch_max_bytes: default_batch_bytes(),
-            batch_max_age_seconds: default_batch_age(),
-            commit_interval_seconds: default_commit_interval(),
-            metrics_interval_seconds: default_metrics_interval(),
-            max_line_bytes: default_max_line_bytes(),
-        }
+singer_protocol::settings! {
+    /// The configuration, as read by [`singer_protocol::load_config`] with
+    /// [`ABOUT`] (aliases already mapped to these names): the CSV settings
+    /// (singer-io and MeltanoLabs names) declared here once, and the
+    /// driver's ([`DriverSettings`]).
+    #[derive(Debug, Clone)]
+    pub struct CsvConfig {
+        destination_path: PathBuf = String("Directory the files go to (created if missing).")
+            .aliases(&["output_path"])
+            .default_value("\".\""),
+        file_naming_scheme: Option<String> = String(
+            "File name template: {stream} (or {stream_name}), {timestamp} (run start, UTC, 20240501T120000), \
+             {datestamp} (2024-05-01), {run_id}, {part}. Without {part}, later parts get -0002, -0003 before \
+             the extension. Default {stream}-{timestamp}.csv (append) or {stream}.csv (overwrite)."
+        ),
+        delimiter: String = String("Field delimiter, one ASCII character.").default_value("\",\""),
+        quotechar: String = String("Quote character, one ASCII character.")
+            .aliases(&["quote_character"])
+            .default_value("\"\\\"\""),
+        line_terminator: String = String("\\n or \\r\\n.").default_value("\"\\n\""),
+        compression: Compression = String("none or gzip (adds .gz to the name).").default_value("\"none\""),
+        null_value: String = String(
+            "How NULL is written (unquoted). An empty string value is always written quoted (\"\") so it stays \
+             distinct, and a string equal to the NULL token is quoted too."
+        )
+        .default_value("\"\""),
+        mode: Mode = String(
+            "append (new files every run) or overwrite (replace each stream's file at the end, atomically; \
+             STATE is then written at the end only)."
+        )
+        .default_value("\"append\""),
+        commit_interval_seconds: u64 = Integer(
+            "Seconds between commits (each publishes a new file part per stream and lets STATE out); 0: every batch."
+        )
+        .default_value("300"),
+    }
+    include {
+        /// The driver's settings.
+        driver: DriverSettings,
     }
 }
 
@@ -242,20 +96,9 @@ impl CsvConfig {
             Mode::Overwrite => None,
             Mode::Append => Some(Duration::from_secs(self.commit_interval_seconds)),
         };
-        DriverSettings {
-            validate_records: self.validate_records,
-            validation_policy: self.validation_policy,
-            add_record_metadata: self.add_record_metadata,
-            flattening_enabled: self.flattening_enabled,
-            flattening_max_depth: self.flattening_max_depth,
-            batch_size_rows: self.batch_size_rows,
-            batch_max_bytes: self.batch_max_bytes,
-            batch_max_age_seconds: self.batch_max_age_seconds,
-            metrics_interval_seconds: self.metrics_interval_seconds,
-            max_line_bytes: self.max_line_bytes,
-        }
-        .driver_config()
-        .with_commit_interval(commit_interval)
+        self.driver
+            .driver_config()
+            .with_commit_interval(commit_interval)
     }
 
     /// The file name template in effect.
@@ -318,6 +161,26 @@ impl CsvConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_defaults_decode_to_the_documented_values() {
+        let config = CsvConfig::from_defaults().expect("every declared default decodes");
+        assert_eq!(config.destination_path, PathBuf::from("."));
+        assert_eq!(
+            (config.delimiter.as_str(), config.quotechar.as_str()),
+            (",", "\"")
+        );
+        assert_eq!(config.line_terminator, "\n");
+        assert_eq!(
+            (config.compression, config.mode),
+            (Compression::None, Mode::Append)
+        );
+        assert_eq!(config.null_value, "");
+        assert_eq!(config.file_naming_scheme, None);
+        assert_eq!(config.commit_interval_seconds, 300);
+        assert_eq!(config.driver, DriverSettings::default());
+        assert_eq!(config.driver.batch_size_rows, 100_000);
+    }
 
     #[test]
     fn dialect_checks() {

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use singer_protocol::{About, SecretString, Setting, SettingKind};
-use singer_schema::ValidationPolicy;
+use singer_protocol::{About, SecretString};
 use singer_target::{DriverConfig, DriverSettings, RetryPolicy};
 
 use crate::error::{Error, Result};
@@ -27,123 +26,8 @@ pub const ABOUT: About = About {
         "activate-version",
         "hard-delete",
     ],
-    settings: SETTINGS,
+    settings: SnowflakeConfig::ALL_SETTINGS,
 };
-
-const SETTINGS: &[Setting] = &[
-    Setting::new("account", SettingKind::String, "Account identifier (`xy12345.eu-central-1`, `org-account`).")
-        .required(),
-    Setting::new("user", SettingKind::String, "User name.").aliases(&["username"]).required(),
-    Setting::new("password", SettingKind::String, "Password (or use a key pair).").secret(),
-    Setting::new(
-        "private_key",
-        SettingKind::String,
-        "Key-pair authentication: the PKCS#8 private key in PEM (`-----BEGIN PRIVATE KEY-----` or \
-         `-----BEGIN ENCRYPTED PRIVATE KEY-----`).",
-    )
-    .secret(),
-    Setting::new("private_key_path", SettingKind::String, "Key-pair authentication: a file holding the PEM key.")
-        .aliases(&["private_key_file"]),
-    Setting::new("private_key_passphrase", SettingKind::String, "Passphrase of an encrypted private key.")
-        .secret(),
-    Setting::new("role", SettingKind::String, "Role to use."),
-    Setting::new("warehouse", SettingKind::String, "Warehouse to use."),
-    Setting::new("database", SettingKind::String, "Database to load into.").aliases(&["dbname"]).required(),
-    Setting::new(
-        "default_target_schema",
-        SettingKind::String,
-        "Schema for streams whose name has no schema part (`GITLAB_DB_ISSUES`); `<schema>-<table>` streams go \
-         here too unless schema_mapping maps their source schema. Unquoted-style: folded to upper case.",
-    )
-    .aliases(&["schema"]),
-    Setting::new(
-        "schema_mapping",
-        SettingKind::Object,
-        "pipelinewise's per-source-schema targets: {\"public\": {\"target_schema\": \"RAW\"}}.",
-    ),
-    Setting::new(
-        "load_method",
-        SettingKind::String,
-        "append-only (INSERT), upsert (MERGE on key_properties, the last record per key in a batch wins; \
-         streams without keys are appended) or overwrite (the first batch of each stream in the run replaces \
-         the table's rows).",
-    )
-    .default_value("\"upsert\""),
-    Setting::new(
-        "hard_delete",
-        SettingKind::Boolean,
-        "Delete rows whose _sdc_deleted_at is set, and rows of other table versions at ACTIVATE_VERSION \
-         (off: those are soft-deleted by setting _sdc_deleted_at).",
-    )
-    .default_value("false"),
-    Setting::new("timestamp_type", SettingKind::String, "NTZ (TIMESTAMP_NTZ, UTC) or TZ (TIMESTAMP_TZ).")
-        .default_value("\"NTZ\""),
-    Setting::new("query_tag", SettingKind::String, "QUERY_TAG session parameter, for Snowflake's query history."),
-    Setting::new(
-        "special_values",
-        SettingKind::String,
-        "Values no Snowflake type holds (NaN/Infinity in a NUMBER, 'infinity' or years outside 1..9999 in a \
-         date or timestamp): error (the run fails naming stream, column and value) or null (load NULL, \
-         counted and logged at warn).",
-    )
-    .default_value("\"error\""),
-    Setting::new(
-        "identifier_case",
-        SettingKind::String,
-        "upper (names folded to upper case, pipelinewise's habit; two names that fold alike fail) or \
-         preserve (names kept exactly as the tap wrote them). Identifiers are always quoted.",
-    )
-    .default_value("\"upper\""),
-    Setting::new(
-        "endpoint",
-        SettingKind::String,
-        "Base URL overriding https://<account>.snowflakecomputing.com (a proxy, a private link, the test double).",
-    )
-    .aliases(&["url", "host_url"]),
-    Setting::new(
-        "session_parameters",
-        SettingKind::Object,
-        "Extra session parameters sent at login ({\"TIMEZONE\": \"UTC\"}).",
-    ),
-    Setting::new(
-        "max_bind_bytes",
-        SettingKind::Integer,
-        "Largest JSON bind value per staging statement (Snowflake's limit is 16 MB); a batch is split into \
-         as many statements as needed.",
-    )
-    .default_value("8388608"),
-    Setting::new("max_retries", SettingKind::Integer, "Retries of a batch after a transient failure.")
-        .default_value("4"),
-    Setting::new(
-        "query_timeout_seconds",
-        SettingKind::Integer,
-        "Client-side limit on waiting for one statement.",
-    )
-    .default_value("3600"),
-    Setting::new("validate_records", SettingKind::Boolean, "Validate records against their schema.")
-        .default_value("true"),
-    Setting::new("validation_policy", SettingKind::String, "fail, skip (count, warn, drop) or log (warn, keep).")
-        .default_value("\"fail\""),
-    Setting::new("add_record_metadata", SettingKind::Boolean, "Add the _sdc_* metadata columns.")
-        .default_value("false"),
-    Setting::new("flattening_enabled", SettingKind::Boolean, "Flatten nested objects into parent__child columns.")
-        .default_value("false"),
-    Setting::new("flattening_max_depth", SettingKind::Integer, "Levels to flatten.").default_value("0"),
-    Setting::new("batch_size_rows", SettingKind::Integer, "Rows per batch (staged; committed at STATE).")
-        .default_value("100000"),
-    Setting::new("batch_max_bytes", SettingKind::Integer, "Bytes per batch (memory bound per stream).")
-        .default_value("33554432"),
-    Setting::new("batch_max_age_seconds", SettingKind::Integer, "Seconds before a batch is written.")
-        .default_value("60"),
-    Setting::new("metrics_interval_seconds", SettingKind::Integer, "Seconds between METRIC lines.")
-        .default_value("60"),
-    Setting::new(
-        "max_line_bytes",
-        SettingKind::Integer,
-        "Longest input line accepted, in bytes; a longer one fails the run with its line number.",
-    )
-    .default_value("67108864"),
-];
 
 /// How rows reach the table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -213,133 +97,98 @@ pub struct SchemaMapping {
     pub target_schema: String,
 }
 
-/// The configuration, as read by [`singer_protocol::load_config`] with
-/// [`ABOUT`] (aliases already mapped to these names).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnowflakeConfig {
-    /// Account identifier.
-    pub account: String,
-    /// User.
-    pub user: String,
-    /// Password.
-    #[serde(default)]
-    pub password: Option<SecretString>,
-    /// PEM private key.
-    #[serde(default)]
-    pub private_key: Option<SecretString>,
-    /// File with the PEM private key.
-    #[serde(default)]
-    pub private_key_path: Option<PathBuf>,
-    /// Passphrase of an encrypted key.
-    #[serde(default)]
-    pub private_key_passphrase: Option<SecretString>,
-    /// Role.
-    #[serde(default)]
-    pub role: Option<String>,
-    /// Warehouse.
-    #[serde(default)]
-    pub warehouse: Option<String>,
-    /// Database.
-    pub database: String,
-    /// Default schema.
-    #[serde(default)]
-    pub default_target_schema: Option<String>,
-    /// Per-source-schema targets.
-    #[serde(default)]
-    pub schema_mapping: BTreeMap<String, SchemaMapping>,
-    /// Load method.
-    #[serde(default)]
-    pub load_method: LoadMethod,
-    /// Hard deletes.
-    #[serde(default)]
-    pub hard_delete: bool,
-    /// Timestamp type.
-    #[serde(default)]
-    pub timestamp_type: TimestampType,
-    /// QUERY_TAG.
-    #[serde(default)]
-    pub query_tag: Option<String>,
-    /// Special values policy.
-    #[serde(default)]
-    pub special_values: SpecialValues,
-    /// Identifier case.
-    #[serde(default)]
-    pub identifier_case: IdentifierCase,
-    /// Endpoint override.
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    /// Extra login session parameters.
-    #[serde(default)]
-    pub session_parameters: BTreeMap<String, Value>,
-    /// Bind size limit per staging statement.
-    #[serde(default = "default_max_bind_bytes")]
-    pub max_bind_bytes: usize,
-    /// Retries.
-    #[serde(default = "default_max_retries")]
-    pub max_retries: u32,
-    /// Statement timeout.
-    #[serde(default = "default_query_timeout")]
-    pub query_timeout_seconds: u64,
-    /// Validate records.
-    #[serde(default = "yes")]
-    pub validate_records: bool,
-    /// What happens to invalid records.
-    #[serde(default)]
-    pub validation_policy: ValidationPolicy,
-    /// `_sdc_*` columns.
-    #[serde(default)]
-    pub add_record_metadata: bool,
-    /// Flattening switch.
-    #[serde(default)]
-    pub flattening_enabled: bool,
-    /// Flattening depth.
-    #[serde(default)]
-    pub flattening_max_depth: usize,
-    /// Rows per batch.
-    #[serde(default = "default_batch_rows")]
-    pub batch_size_rows: usize,
-    /// Bytes per batch.
-    #[serde(default = "default_batch_bytes")]
-    pub batch_max_bytes: usize,
-    /// Batch age.
-    #[serde(default = "default_batch_age")]
-    pub batch_max_age_seconds: u64,
-    /// Seconds between METRIC lines.
-    #[serde(default = "default_metrics_interval")]
-    pub metrics_interval_seconds: u64,
-    /// Longest input line accepted, in bytes.
-    #[serde(default = "default_max_line_bytes")]
-    pub max_line_bytes: usize,
-}
-
-const fn default_max_line_bytes() -> usize {
-    singer_protocol::DEFAULT_MAX_LINE_BYTES
-}
-
-const fn default_max_bind_bytes() -> usize {
-    8 * 1024 * 1024
-}
-const fn default_max_retries() -> u32 {
-    4
-}
-const fn default_query_timeout() -> u64 {
-    3600
-}
-const fn yes() -> bool {
-    true
-}
-const fn default_batch_rows() -> usize {
-    100_000
-}
-const fn default_batch_bytes() -> usize {
-    32 * 1024 * 1024
-}
-const fn default_batch_age() -> u64 {
-    60
-}
-const fn default_metrics_interval() -> u64 {
-    60
+singer_protocol::settings! {
+    /// The configuration, as read by [`singer_protocol::load_config`] with
+    /// [`ABOUT`] (aliases already mapped to these names): the Snowflake
+    /// settings (pipelinewise and MeltanoLabs names) declared here once, and
+    /// the driver's ([`DriverSettings`]).
+    #[derive(Debug, Clone)]
+    pub struct SnowflakeConfig {
+        account: String = String(
+            "Account identifier (`xy12345.eu-central-1`, `org-account`)."
+        )
+        .required(),
+        user: String = String("User name.").aliases(&["username"]).required(),
+        password: Option<SecretString> = String("Password (or use a key pair).").secret(),
+        private_key: Option<SecretString> = String(
+            "Key-pair authentication: the PKCS#8 private key in PEM (`-----BEGIN PRIVATE KEY-----` or \
+             `-----BEGIN ENCRYPTED PRIVATE KEY-----`)."
+        )
+        .secret(),
+        private_key_path: Option<PathBuf> = String(
+            "Key-pair authentication: a file holding the PEM key."
+        )
+        .aliases(&["private_key_file"]),
+        private_key_passphrase: Option<SecretString> = String(
+            "Passphrase of an encrypted private key."
+        )
+        .secret(),
+        role: Option<String> = String("Role to use."),
+        warehouse: Option<String> = String("Warehouse to use."),
+        database: String = String("Database to load into.").aliases(&["dbname"]).required(),
+        default_target_schema: Option<String> = String(
+            "Schema for streams whose name has no schema part (`GITLAB_DB_ISSUES`); `<schema>-<table>` streams go \
+             here too unless schema_mapping maps their source schema. Unquoted-style: folded to upper case."
+        )
+        .aliases(&["schema"]),
+        schema_mapping: BTreeMap<String, SchemaMapping> = Object(
+            "pipelinewise's per-source-schema targets: {\"public\": {\"target_schema\": \"RAW\"}}."
+        ),
+        load_method: LoadMethod = String(
+            "append-only (INSERT), upsert (MERGE on key_properties, the last record per key in a batch wins; \
+             streams without keys are appended) or overwrite (the first batch of each stream in the run replaces \
+             the table's rows)."
+        )
+        .default_value("\"upsert\""),
+        hard_delete: bool = Boolean(
+            "Delete rows whose _sdc_deleted_at is set, and rows of other table versions at ACTIVATE_VERSION \
+             (off: those are soft-deleted by setting _sdc_deleted_at)."
+        )
+        .default_value("false"),
+        timestamp_type: TimestampType = String(
+            "NTZ (TIMESTAMP_NTZ, UTC) or TZ (TIMESTAMP_TZ)."
+        )
+        .default_value("\"NTZ\""),
+        query_tag: Option<String> = String(
+            "QUERY_TAG session parameter, for Snowflake's query history."
+        ),
+        special_values: SpecialValues = String(
+            "Values no Snowflake type holds (NaN/Infinity in a NUMBER, 'infinity' or years outside 1..9999 in a \
+             date or timestamp): error (the run fails naming stream, column and value) or null (load NULL, \
+             counted and logged at warn)."
+        )
+        .default_value("\"error\""),
+        identifier_case: IdentifierCase = String(
+            "upper (names folded to upper case, pipelinewise's habit; two names that fold alike fail) or \
+             preserve (names kept exactly as the tap wrote them). Identifiers are always quoted."
+        )
+        .default_value("\"upper\""),
+        endpoint: Option<String> = String(
+            "Base URL overriding https://<account>.snowflakecomputing.com (a proxy, a private link, the test double)."
+        )
+        .aliases(&["url", "host_url"]),
+        session_parameters: BTreeMap<String, Value> = Object(
+            "Extra session parameters sent at login ({\"TIMEZONE\": \"UTC\"})."
+        ),
+        max_bind_bytes: usize = Integer(
+            "Largest JSON bind value per staging statement (Snowflake's limit is 16 MB); a batch is split into \
+             as many statements as needed."
+        )
+        .default_value("8388608"),
+        max_retries: u32 = Integer(
+            "Retries of each loader call (batch, commit, table DDL, login) after a transient failure: at \
+             most max_retries + 1 attempts, each retried by one layer only."
+        )
+        .default_value("4"),
+        query_timeout_seconds: u64 = Integer(
+            "Client-side limit on waiting for one statement."
+        )
+        .default_value("3600"),
+    }
+    include {
+        /// The driver's settings.
+        driver: DriverSettings,
+    }
 }
 
 /// Snowflake's limit on one bind value.
@@ -367,36 +216,8 @@ impl SnowflakeConfig {
         Self {
             account: account.to_owned(),
             user: user.to_owned(),
-            password: None,
-            private_key: None,
-            private_key_path: None,
-            private_key_passphrase: None,
-            role: None,
-            warehouse: None,
             database: database.to_owned(),
-            default_target_schema: None,
-            schema_mapping: BTreeMap::new(),
-            load_method: LoadMethod::Upsert,
-            hard_delete: false,
-            timestamp_type: TimestampType::NTZ,
-            query_tag: None,
-            special_values: SpecialValues::Error,
-            identifier_case: IdentifierCase::Upper,
-            endpoint: None,
-            session_parameters: BTreeMap::new(),
-            max_bind_bytes: default_max_bind_bytes(),
-            max_retries: default_max_retries(),
-            query_timeout_seconds: default_query_timeout(),
-            validate_records: true,
-            validation_policy: ValidationPolicy::Fail,
-            add_record_metadata: false,
-            flattening_enabled: false,
-            flattening_max_depth: 0,
-            batch_size_rows: default_batch_rows(),
-            batch_max_bytes: default_batch_bytes(),
-            batch_max_age_seconds: default_batch_age(),
-            metrics_interval_seconds: default_metrics_interval(),
-            max_line_bytes: default_max_line_bytes(),
+            ..Self::default()
         }
     }
 
@@ -404,21 +225,10 @@ impl SnowflakeConfig {
     /// driver commits (and lets STATE out) after every batch write.
     #[must_use]
     pub fn driver_config(&self) -> DriverConfig {
-        DriverSettings {
-            validate_records: self.validate_records,
-            validation_policy: self.validation_policy,
-            add_record_metadata: self.add_record_metadata,
-            flattening_enabled: self.flattening_enabled,
-            flattening_max_depth: self.flattening_max_depth,
-            batch_size_rows: self.batch_size_rows,
-            batch_max_bytes: self.batch_max_bytes,
-            batch_max_age_seconds: self.batch_max_age_seconds,
-            metrics_interval_seconds: self.metrics_interval_seconds,
-            max_line_bytes: self.max_line_bytes,
-        }
-        .driver_config()
-        .with_commit_interval(Some(Duration::ZERO))
-        .with_retry(self.retry_policy())
+        self.driver
+            .driver_config()
+            .with_commit_interval(Some(Duration::ZERO))
+            .with_retry(self.retry_policy())
     }
 
     /// The one retry policy of a run, `max_retries` retries after the first
@@ -494,6 +304,30 @@ impl SnowflakeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_defaults_decode_to_the_documented_values() {
+        let config = SnowflakeConfig::from_defaults().expect("every declared default decodes");
+        assert_eq!(config.load_method, LoadMethod::Upsert);
+        assert!(!config.hard_delete);
+        assert_eq!(config.timestamp_type, TimestampType::NTZ);
+        assert_eq!(config.special_values, SpecialValues::Error);
+        assert_eq!(config.identifier_case, IdentifierCase::Upper);
+        assert_eq!(config.max_bind_bytes, 8 * 1024 * 1024);
+        assert_eq!(config.max_retries, 4);
+        assert_eq!(config.query_timeout_seconds, 3600);
+        assert_eq!(config.driver, DriverSettings::default());
+        let new = SnowflakeConfig::new("a", "u", "d");
+        assert_eq!(
+            (new.account.as_str(), new.max_bind_bytes),
+            ("a", config.max_bind_bytes)
+        );
+        let missing = serde_json::from_value::<SnowflakeConfig>(
+            serde_json::json!({"user": "u", "database": "d"}),
+        )
+        .expect_err("account is required");
+        assert_eq!(missing.to_string(), "missing field `account`");
+    }
 
     #[test]
     fn secrets_are_redacted_and_credentials_resolved() {

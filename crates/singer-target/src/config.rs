@@ -157,37 +157,43 @@ impl Default for DriverConfig {
     }
 }
 
-/// The driver settings every target exposes under the same names
-/// (`validate_records`, `validation_policy`, `add_record_metadata`,
-/// `flattening_*`, `batch_*`, `metrics_interval_seconds`, `max_line_bytes`), as read from its
-/// configuration, and the one mapping from them to a [`DriverConfig`].
-///
-/// Each target's config type keeps these as its own fields rather than
-/// `#[serde(flatten)]`ing a shared struct: with serde_json's
-/// `arbitrary_precision` (on in this workspace), flattened numeric fields
-/// fail to decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DriverSettings {
-    /// `validate_records`.
-    pub validate_records: bool,
-    /// `validation_policy`.
-    pub validation_policy: singer_schema::ValidationPolicy,
-    /// `add_record_metadata`.
-    pub add_record_metadata: bool,
-    /// `flattening_enabled`.
-    pub flattening_enabled: bool,
-    /// `flattening_max_depth`.
-    pub flattening_max_depth: usize,
-    /// `batch_size_rows`.
-    pub batch_size_rows: usize,
-    /// `batch_max_bytes`.
-    pub batch_max_bytes: usize,
-    /// `batch_max_age_seconds`.
-    pub batch_max_age_seconds: u64,
-    /// `metrics_interval_seconds` (at least 1).
-    pub metrics_interval_seconds: u64,
-    /// `max_line_bytes` (at least 1): the longest input line accepted.
-    pub max_line_bytes: usize,
+singer_protocol::settings! {
+    /// The driver settings every target exposes under the same names, as
+    /// read from its configuration (a target's config includes this group:
+    /// `include { driver: DriverSettings }`), and the one mapping from them
+    /// to a [`DriverConfig`]. Declared once here: the names, types,
+    /// defaults and descriptions of `--about`, `--help`, the environment
+    /// variables and the serde decoding all come from this list.
+    ///
+    /// ```
+    /// use singer_target::DriverSettings;
+    ///
+    /// let settings = DriverSettings::default();
+    /// assert!(settings.validate_records);
+    /// assert_eq!(settings.driver_config().batch.max_records, 100_000);
+    /// assert!(DriverSettings::SETTINGS.iter().any(|s| s.name == "max_line_bytes"));
+    /// ```
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct DriverSettings {
+        validate_records: bool = Boolean("Validate records against their schema.").default_value("true"),
+        validation_policy: singer_schema::ValidationPolicy =
+            String("fail, skip (count, warn, drop) or log (warn, keep).").default_value("\"fail\""),
+        add_record_metadata: bool = Boolean("Add the _sdc_* metadata columns.").default_value("false"),
+        flattening_enabled: bool =
+            Boolean("Flatten nested objects into parent__child columns.").default_value("false"),
+        flattening_max_depth: usize = Integer("Levels to flatten.").default_value("0"),
+        batch_size_rows: usize = Integer("Rows per batch.").default_value("100000"),
+        batch_max_bytes: usize =
+            Integer("Bytes per batch (memory bound per stream).").default_value("33554432"),
+        batch_max_age_seconds: u64 =
+            Integer("Seconds before a batch is written.").default_value("60"),
+        metrics_interval_seconds: u64 =
+            Integer("Seconds between METRIC lines (at least 1).").default_value("60"),
+        max_line_bytes: usize = Integer(
+            "Longest input line accepted, in bytes; a longer one fails the run with its line number."
+        )
+        .default_value("67108864"),
+    }
 }
 
 impl DriverSettings {
@@ -211,5 +217,24 @@ impl DriverSettings {
             .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)));
         config.max_line_bytes = self.max_line_bytes.max(1);
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_defaults_are_the_driver_defaults() {
+        let settings = DriverSettings::from_defaults().expect("every default decodes");
+        let config = settings.driver_config();
+        let defaults = DriverConfig::default();
+        assert_eq!(config.batch, defaults.batch);
+        assert_eq!(config.validate, defaults.validate);
+        assert_eq!(config.add_record_metadata, defaults.add_record_metadata);
+        assert_eq!(config.flattening, defaults.flattening);
+        assert_eq!(config.metrics_interval, defaults.metrics_interval);
+        assert_eq!(config.max_line_bytes, defaults.max_line_bytes);
+        assert_eq!(config.validation, defaults.validation);
     }
 }

@@ -38,12 +38,14 @@ mod bindir;
 mod cluster;
 pub mod corpus;
 mod error;
+mod settings_doc;
 mod snowflake;
 mod user;
 
 pub use bindir::{BINDIR_ENV, bin_dir};
 pub use cluster::{Cluster, postgres};
 pub use error::Error;
+pub use settings_doc::{render_drift, settings_drift};
 pub use snowflake::{
     FAKESNOW_REQUIREMENTS, FAKESNOW_VENV_ENV, SnowflakeDouble, snowflake_double, venv_dir,
     wrapper_path,

@@ -31,11 +31,10 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use singer_protocol::{
     About, Catalog, CatalogEntry, Message, RecordMessage, ReplicationMethod, SchemaMessage,
-    Setting, SettingKind, StateMessage, TapArgs, Writer, load_config,
+    StateMessage, TapArgs, Writer, load_config,
 };
 use singer_state::{BookmarkKind, BookmarkValue, FileStateStore, State, StateStore};
 
@@ -47,46 +46,20 @@ const ABOUT: About = About {
     version: env!("CARGO_PKG_VERSION"),
     description: "Example tap: one CSV file as one stream, synced incrementally.",
     capabilities: &["discover", "catalog", "state", "about"],
-    settings: &[
-        Setting::new("path", SettingKind::String, "The CSV file.").required(),
-        Setting::new("stream", SettingKind::String, "The stream name.").default_value("\"csv\""),
-        Setting::new(
-            "key_properties",
-            SettingKind::Array,
-            "Key columns (default _row).",
-        ),
-        Setting::new(
-            "replication_key",
-            SettingKind::String,
-            "RFC 3339 column to bookmark on.",
-        ),
-        Setting::new(
-            "state_interval",
-            SettingKind::Integer,
-            "Rows between STATEs (row mode).",
-        )
-        .default_value("1000"),
-    ],
+    settings: Config::ALL_SETTINGS,
 };
 
-#[derive(Debug, Deserialize)]
-struct Config {
-    path: PathBuf,
-    #[serde(default = "default_stream")]
-    stream: String,
-    #[serde(default)]
-    key_properties: Vec<String>,
-    replication_key: Option<String>,
-    #[serde(default = "default_interval")]
-    state_interval: u64,
-}
-
-fn default_stream() -> String {
-    "csv".to_owned()
-}
-
-const fn default_interval() -> u64 {
-    1000
+singer_protocol::settings! {
+    /// The settings, declared once: the struct, its defaults, `--about` and
+    /// the environment variables (`TAP_CSV_FILE_PATH`) all come from here.
+    #[derive(Debug)]
+    struct Config {
+        path: PathBuf = String("The CSV file.").required(),
+        stream: String = String("The stream name.").default_value("\"csv\""),
+        key_properties: Vec<String> = Array("Key columns (default _row)."),
+        replication_key: Option<String> = String("RFC 3339 column to bookmark on."),
+        state_interval: u64 = Integer("Rows between STATEs (row mode).").default_value("1000"),
+    }
 }
 
 type AnyError = Box<dyn std::error::Error>;

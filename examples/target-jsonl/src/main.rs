@@ -21,8 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde::Deserialize;
-use singer_protocol::{About, Setting, SettingKind, TargetArgs, Writer, load_config};
+use singer_protocol::{About, TargetArgs, Writer, load_config};
 use singer_target::{Batch, BatchConfig, Driver, DriverConfig, Loader, Retryable, StreamSchema};
 
 /// A file that could not be opened, written or synced.
@@ -128,29 +127,16 @@ const ABOUT: About = About {
     version: env!("CARGO_PKG_VERSION"),
     description: "Example target: one JSON-lines file per stream.",
     capabilities: &["about", "validate-records"],
-    settings: &[
-        Setting::new(
-            "destination_path",
-            SettingKind::String,
-            "Directory of the files.",
-        )
-        .required(),
-        Setting::new("batch_size_rows", SettingKind::Integer, "Rows per batch.")
-            .default_value("10000"),
-        Setting::new(
-            "commit_interval_seconds",
-            SettingKind::Integer,
-            "Seconds between commits.",
-        )
-        .default_value("60"),
-    ],
+    settings: Config::ALL_SETTINGS,
 };
 
-#[derive(Deserialize)]
-struct Config {
-    destination_path: PathBuf,
-    batch_size_rows: Option<usize>,
-    commit_interval_seconds: Option<u64>,
+singer_protocol::settings! {
+    /// The settings, declared once (struct, defaults, `--about`).
+    struct Config {
+        destination_path: PathBuf = String("Directory of the files.").required(),
+        batch_size_rows: usize = Integer("Rows per batch.").default_value("10000"),
+        commit_interval_seconds: u64 = Integer("Seconds between commits.").default_value("60"),
+    }
 }
 
 fn main() -> ExitCode {
@@ -186,10 +172,10 @@ fn run(args: &TargetArgs) -> Result<(), Box<dyn std::error::Error>> {
         streams: HashMap::new(),
     };
     let batch = BatchConfig {
-        max_records: config.batch_size_rows.unwrap_or(10_000),
+        max_records: config.batch_size_rows,
         ..BatchConfig::default()
     };
-    let interval = Duration::from_secs(config.commit_interval_seconds.unwrap_or(60));
+    let interval = Duration::from_secs(config.commit_interval_seconds);
     let driver_config = DriverConfig::default()
         .with_batch(batch)
         .with_commit_interval(Some(interval));

@@ -10,6 +10,7 @@
 )]
 
 mod corpus;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

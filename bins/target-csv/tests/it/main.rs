@@ -15,4 +15,5 @@ mod crash;
 mod errors;
 mod golden;
 mod modes;
+mod settings;
 mod values;

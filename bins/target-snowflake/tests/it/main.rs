@@ -14,4 +14,5 @@
 mod cli;
 mod corpus;
 mod pipeline;
+mod settings;
 mod support;

@@ -78,7 +78,7 @@ fn append_only_keeps_every_record() {
 fn overwrite_replaces_the_rows_of_earlier_runs() {
     let mut config = config("overwrite");
     config.load_method = LoadMethod::Overwrite;
-    config.batch_size_rows = 2;
+    config.driver.batch_size_rows = 2;
     load(
         &config,
         &messages(&[users_schema(), user(1, "a"), user(2, "b"), user(3, "c")]),

@@ -33,7 +33,7 @@ fn input() -> String {
 #[test]
 fn state_is_written_only_after_the_batch_it_covers_is_committed() {
     let mut config = config("state_order");
-    config.batch_size_rows = 3;
+    config.driver.batch_size_rows = 3;
     let mut run = load(&config, &input());
     assert_eq!(run.states.len(), 3);
     // Every STATE comes after the commit of the records before it.
@@ -63,7 +63,7 @@ fn state_is_written_only_after_the_batch_it_covers_is_committed() {
 #[test]
 fn a_failed_statement_mid_run_leaves_no_state_past_the_last_commit() {
     let mut config = config("state_fail");
-    config.batch_size_rows = 3;
+    config.driver.batch_size_rows = 3;
     // The third MERGE fails with a (permanent) Snowflake error.
     config.session_parameters.insert(
         "SINGER_FAULTS".to_owned(),
@@ -109,7 +109,7 @@ fn a_failed_statement_mid_run_leaves_no_state_past_the_last_commit() {
 #[test]
 fn transient_failures_with_nothing_staged_are_retried_without_duplicates() {
     let mut config = config("retry");
-    config.batch_size_rows = 3;
+    config.driver.batch_size_rows = 3;
     config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
     // HTTP 503 on the first staging statement, 429 on the first staging
     // statement of the second batch: nothing else is staged then (the
@@ -135,7 +135,7 @@ fn transient_failures_with_nothing_staged_are_retried_without_duplicates() {
 #[test]
 fn a_transient_failure_during_the_commit_is_not_retried() {
     let mut config = config("commit_fail");
-    config.batch_size_rows = 3;
+    config.driver.batch_size_rows = 3;
     config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
     // The second commit's INSERT into the table fails with HTTP 503.
     config.session_parameters.insert(
@@ -194,7 +194,7 @@ fn appended(id: i64, version: Option<u64>) -> serde_json::Value {
 #[test]
 fn append_only_rows_after_the_last_state_are_not_committed_when_the_run_fails() {
     let mut config = config("append_durable");
-    config.batch_size_rows = 3;
+    config.driver.batch_size_rows = 3;
     config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
     // Batches 1-3, 4-6 (STATE 6), 7-9, 10-12: the staging of 10-12 fails
     // transiently while 7-9 are staged and uncommitted.
@@ -249,7 +249,7 @@ fn append_only_rows_after_the_last_state_are_not_committed_when_the_run_fails() 
 #[test]
 fn append_only_rows_of_a_version_after_the_last_state_stay_out_when_the_input_ends() {
     let mut config = config("append_version");
-    config.batch_size_rows = 2;
+    config.driver.batch_size_rows = 2;
     config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
     let mut values = vec![schema()];
     values.extend((1..=4).map(|id| appended(id, Some(1))));
