@@ -310,17 +310,9 @@ fn run_manifest(
     Ok(())
 }
 
-/// An error and its causes, joined by `: ` (an error's message does not
-/// repeat its source).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
+/// An error and its causes, joined by `: `.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    singer_protocol::ErrorChain(error).to_string()
 }
 
 /// Reads a state file; an empty file is an empty state. A state file that

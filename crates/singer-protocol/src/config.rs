@@ -464,9 +464,8 @@ mod tests {
     fn bad_files_name_the_file() {
         let files = Files::new("bad");
         let f = files.write("bad.json", "{\"host\": ");
-        let error = load(std::slice::from_ref(&f), &[])
-            .expect_err("bad json")
-            .to_string();
+        let error = load(std::slice::from_ref(&f), &[]).expect_err("bad json");
+        let error = crate::ErrorChain(&error).to_string();
         let ConfigSource::File(path) = f else {
             unreachable!()
         };

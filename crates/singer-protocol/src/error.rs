@@ -14,7 +14,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// Reading the input failed.
-    #[error("line {line}: reading input failed: {source}")]
+    #[error("line {line}: reading input failed")]
     Read {
         /// The line being read when the failure happened.
         line: u64,
@@ -110,7 +110,7 @@ pub enum Error {
         reason: String,
     },
     /// A catalog file could not be read or parsed.
-    #[error("catalog file {}: {source}", path.display())]
+    #[error("catalog file {}", path.display())]
     CatalogFile {
         /// The file.
         path: PathBuf,
@@ -119,7 +119,7 @@ pub enum Error {
         source: Box<Error>,
     },
     /// A file named on the command line could not be read.
-    #[error("reading {}: {source}", path.display())]
+    #[error("reading {}", path.display())]
     File {
         /// The file.
         path: PathBuf,
@@ -128,7 +128,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A file named on the command line is not valid JSON.
-    #[error("{} is not valid JSON: {source}", path.display())]
+    #[error("{} is not valid JSON", path.display())]
     FileJson {
         /// The file.
         path: PathBuf,
@@ -213,4 +213,31 @@ pub(crate) fn json_reason(error: &serde_json::Error) -> (usize, String) {
 
 fn stream_suffix(stream: Option<&str>) -> String {
     stream.map_or_else(String::new, |s| format!(" (stream {s:?})"))
+}
+
+/// An error and its causes, `: `-separated, outermost first: how the
+/// workspace prints an error. No error type here repeats its source in its
+/// own message, so each cause appears once.
+///
+/// ```
+/// use singer_protocol::{ErrorChain, Error};
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// let error = Error::File { path: "tap.json".into(), source: io };
+/// assert_eq!(error.to_string(), "reading tap.json");
+/// assert_eq!(ErrorChain(&error).to_string(), "reading tap.json: no such file");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
 }

@@ -55,12 +55,12 @@ pub use catalog::{
     Catalog, CatalogEntry, FORCED_REPLICATION_METHOD, INCLUSION, Inclusion, Metadata,
     MetadataEntry, REPLICATION_KEY, REPLICATION_METHOD, ReplicationMethod, SELECTED,
     SELECTED_BY_DEFAULT, TABLE_KEY_PROPERTIES, TOP_KEY_PROPERTIES, TOP_REPLICATION_KEY,
-    TOP_REPLICATION_METHOD, VALID_REPLICATION_KEYS,
+    TOP_REPLICATION_METHOD, UnknownReplicationMethod, VALID_REPLICATION_KEYS,
 };
 pub use cli::{CommonArgs, Flag, TapArgs, TargetArgs, lexopt, value as flag_value};
 pub use config::{ConfigSource, LoadedConfig, SecretString, load_config, load_config_with_env};
 pub use decimal::{Decimal, DecimalSyntaxError, MAX_DIVISOR_DIGITS};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorChain, Result};
 pub use message::{
     ActivateVersionMessage, BatchEncoding, BatchMessage, Message, RecordMessage, SchemaMessage,
     StateMessage,

@@ -226,7 +226,10 @@ mod tests {
         let results: Vec<_> = Reader::new(BufReader::new(Failing)).collect();
         assert_eq!(results.len(), 1);
         assert_eq!(
-            results[0].as_ref().map(|_| ()).map_err(ToString::to_string),
+            results[0]
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| crate::ErrorChain(e).to_string()),
             Err("line 1: reading input failed: disk on fire".into())
         );
     }

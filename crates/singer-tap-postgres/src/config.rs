@@ -176,13 +176,7 @@ impl TapConfig {
     pub fn default_replication_method(&self) -> Result<Option<ReplicationMethod>, SettingError> {
         self.default_replication_method
             .as_deref()
-            .map(|text| {
-                text.parse()
-                    .map_err(|reason| SettingError::ReplicationMethod {
-                        value: text.to_owned(),
-                        reason,
-                    })
-            })
+            .map(|text| text.parse().map_err(SettingError::ReplicationMethod))
             .transpose()
     }
 
@@ -204,13 +198,8 @@ pub enum SettingError {
         value: String,
     },
     /// `default_replication_method` is not a Singer replication method.
-    #[error("{reason}")]
-    ReplicationMethod {
-        /// The value given.
-        value: String,
-        /// The protocol crate's message (it names the methods it knows).
-        reason: String,
-    },
+    #[error(transparent)]
+    ReplicationMethod(singer_protocol::UnknownReplicationMethod),
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A file system operation failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}", path.display())]
     Io {
         /// What was being done (`creating`, `writing`, `renaming`, ...).
         action: &'static str,
@@ -34,7 +34,7 @@ pub enum Error {
         stream: String,
     },
     /// A cell holds a JSON string that does not decode.
-    #[error("stream {stream:?}, column {column:?}: value is not valid JSON text: {source}")]
+    #[error("stream {stream:?}, column {column:?}: value is not valid JSON text")]
     BadValue {
         /// The stream.
         stream: String,

@@ -24,8 +24,10 @@ pub enum Error {
         #[source]
         source: snowflake_connector_rs::Error,
     },
-    /// A statement failed. `code` and `message` are Snowflake's.
-    #[error("{action}: Snowflake error {}: {}", code.as_deref().unwrap_or("(none)"), message)]
+    /// A statement failed. `code` and `message` are Snowflake's; the
+    /// message shows them only where the source's own message (the next
+    /// link of the chain) does not already say them.
+    #[error("{action}{}", not_in_source(code.as_deref(), message, source))]
     Statement {
         /// What the statement was for (`creating table "S"."T"`, ...).
         action: String,
@@ -197,4 +199,25 @@ pub(crate) fn http_status(error: &snowflake_connector_rs::Error) -> Option<u16> 
     let digits = text.get(at + 5..at + 8)?;
     let after = text.get(at + 8..at + 9);
     (after == Some(":")).then(|| digits.parse().ok()).flatten()
+}
+
+/// `code` and `message` as a suffix of a statement error's own message,
+/// each left out when the source's message already carries it, so the
+/// printed chain says everything once.
+fn not_in_source(
+    code: Option<&str>,
+    message: &str,
+    source: &snowflake_connector_rs::Error,
+) -> String {
+    let text = source.to_string();
+    let mut out = String::new();
+    if let Some(code) = code.filter(|code| !text.contains(code)) {
+        out.push_str(": Snowflake error ");
+        out.push_str(code);
+    }
+    if !text.contains(message) {
+        out.push_str(": ");
+        out.push_str(message);
+    }
+    out
 }

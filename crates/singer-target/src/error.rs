@@ -51,7 +51,7 @@ pub enum Error {
         property: String,
     },
     /// A SCHEMA's schema cannot be compiled, typed or flattened.
-    #[error("line {line} (stream {stream:?}): {source}")]
+    #[error("line {line} (stream {stream:?})")]
     Schema {
         /// The input line of the SCHEMA.
         line: u64,
@@ -112,7 +112,7 @@ pub enum Error {
     #[error(transparent)]
     Validation(Box<ValidationError>),
     /// A record cannot be flattened (two properties become one column).
-    #[error("line {line} (stream {stream:?}): {source}")]
+    #[error("line {line} (stream {stream:?})")]
     Flatten {
         /// The input line of the RECORD.
         line: u64,
@@ -135,7 +135,7 @@ pub enum Error {
         message_type: &'static str,
     },
     /// The loader failed (after the retries its error allowed).
-    #[error("line {line}{}: {action} failed: {source}", stream_suffix(.stream.as_deref()))]
+    #[error("line {line}{}: {action} failed", stream_suffix(.stream.as_deref()))]
     Loader {
         /// The last input line read when the failure happened.
         line: u64,
@@ -151,7 +151,7 @@ pub enum Error {
     },
     /// Writing a STATE value to the output failed (`BrokenPipe` when the
     /// reader went away).
-    #[error("line {line}: writing STATE failed: {source}")]
+    #[error("line {line}: writing STATE failed")]
     Output {
         /// The last input line read.
         line: u64,

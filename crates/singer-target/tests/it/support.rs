@@ -154,7 +154,7 @@ impl Run {
     pub fn error(&self) -> String {
         match &self.result {
             Ok(s) => panic!("expected an error, got {s:?}"),
-            Err(e) => e.to_string(),
+            Err(e) => singer_protocol::ErrorChain(e).to_string(),
         }
     }
 }
