@@ -88,6 +88,8 @@ pub struct Decimal<'a> {
     last: usize,
     /// Exponent of the last significant digit.
     exp: i64,
+    /// The exponent as written (`1.5e3` → 3; clamped).
+    written_exp: i64,
 }
 
 impl<'a> Decimal<'a> {
@@ -137,6 +139,7 @@ impl<'a> Decimal<'a> {
                 first: 0,
                 last: 0,
                 exp: 0,
+                written_exp: exponent,
             });
         };
         let last = (first..total)
@@ -154,6 +157,7 @@ impl<'a> Decimal<'a> {
             first,
             last: last + 1,
             exp,
+            written_exp: exponent,
         })
     }
 
@@ -277,6 +281,51 @@ impl<'a> Decimal<'a> {
     /// `k` if the absolute value is `10^k`.
     pub fn abs_power_of_ten(&self) -> Option<i64> {
         (self.len() == 1 && self.digits().next() == Some(1)).then_some(self.exp)
+    }
+
+    /// The number without an exponent, its digits as written (`12.50`
+    /// stays `12.50`, `1.5e3` is `1500`, `-2E-2` is `-0.02`, `.5` is
+    /// `0.5`, `+7` is `7`); `None` when the written exponent's magnitude is
+    /// over `max_exponent` (the text would be that long).
+    #[must_use]
+    pub fn to_plain(&self, max_exponent: u64) -> Option<String> {
+        if self.written_exp.unsigned_abs() > max_exponent {
+            return None;
+        }
+        let mut plain = String::with_capacity(self.int_part.len() + self.frac_part.len() + 2);
+        if self.negative {
+            plain.push('-');
+        }
+        let digits = || self.int_part.iter().chain(self.frac_part).map(|&b| char::from(b));
+        let total = self.int_part.len() + self.frac_part.len();
+        if self.written_exp == 0 {
+            if self.int_part.is_empty() {
+                plain.push('0');
+            }
+            plain.extend(self.int_part.iter().map(|&b| char::from(b)));
+            if !self.frac_part.is_empty() {
+                plain.push('.');
+                plain.extend(self.frac_part.iter().map(|&b| char::from(b)));
+            }
+            return Some(plain);
+        }
+        let point = i64::try_from(self.int_part.len()).ok()? + self.written_exp;
+        if point <= 0 {
+            plain.push_str("0.");
+            plain.extend(std::iter::repeat_n('0', usize::try_from(-point).ok()?));
+            plain.extend(digits());
+        } else {
+            let point = usize::try_from(point).ok()?;
+            if point >= total {
+                plain.extend(digits());
+                plain.extend(std::iter::repeat_n('0', point - total));
+            } else {
+                plain.extend(digits().take(point));
+                plain.push('.');
+                plain.extend(digits().skip(point));
+            }
+        }
+        Some(plain)
     }
 
     /// Whether the value has no fractional part.

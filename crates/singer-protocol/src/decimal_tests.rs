@@ -216,3 +216,21 @@ fn both_grammars_agree_on_json_numbers() {
         assert_eq!(Decimal::parse_json(text), Err(error), "{text}");
     }
 }
+
+#[test]
+fn plain_text_keeps_the_written_digits_and_expands_exponents() {
+    let plain = |text: &str| Decimal::parse(text).and_then(|d| d.to_plain(400));
+    assert_eq!(plain("12.50").as_deref(), Some("12.50"));
+    assert_eq!(plain("1.5e3").as_deref(), Some("1500"));
+    assert_eq!(plain("-2E-2").as_deref(), Some("-0.02"));
+    assert_eq!(plain("1e401"), None);
+    assert_eq!(plain("1e2").as_deref(), Some("100"));
+    assert_eq!(plain(".5").as_deref(), Some("0.5"));
+    assert_eq!(plain("+7").as_deref(), Some("7"));
+    assert_eq!(plain("12.345e1").as_deref(), Some("123.45"));
+    assert_eq!(plain("abc"), None);
+    assert_eq!(
+        plain("12345678901234567890123456.789012345678").as_deref(),
+        Some("12345678901234567890123456.789012345678")
+    );
+}

@@ -11,8 +11,10 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use chrono::{DateTime, Datelike as _, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
+use singer_protocol::Decimal;
+use singer_protocol::temporal::{self, DateParts, TimeParts};
 use singer_target::Row;
 
 use crate::config::{SpecialValues, TimestampType};
@@ -305,141 +307,100 @@ fn canonical_plain(plain: &str) -> String {
 }
 
 /// A JSON number's text as a plain decimal (no exponent): `1.5e3` →
-/// `1500`, `-2E-2` → `-0.02`. `None` if it is not a number.
+/// `1500`, `-2E-2` → `-0.02`. `None` if it is not a number (read by the
+/// workspace's one decimal parser, [`singer_protocol::Decimal`]) or its
+/// exponent is past 400.
 pub(crate) fn plain_decimal(text: &str) -> Option<String> {
-    let (negative, body) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(at) => (body.get(..at)?, body.get(at + 1..)?.parse::<i64>().ok()?),
-        None => (body, 0),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int_part.is_empty() && frac_part.is_empty()
-        || !int_part.bytes().all(|b| b.is_ascii_digit())
-        || !frac_part.bytes().all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    if exponent == 0 {
-        let mut plain = String::with_capacity(text.len() + 1);
-        if negative {
-            plain.push('-');
-        }
-        plain.push_str(if int_part.is_empty() { "0" } else { int_part });
-        if !frac_part.is_empty() {
-            plain.push('.');
-            plain.push_str(frac_part);
-        }
-        return Some(plain);
-    }
-    if exponent.unsigned_abs() > 400 {
-        return None;
-    }
-    let digits: String = format!("{int_part}{frac_part}");
-    let point = i64::try_from(int_part.len()).ok()? + exponent;
-    let mut plain = String::new();
-    if negative {
-        plain.push('-');
-    }
-    if point <= 0 {
-        plain.push_str("0.");
-        plain.push_str(&"0".repeat(usize::try_from(-point).ok()?));
-        plain.push_str(&digits);
-    } else {
-        let point = usize::try_from(point).ok()?;
-        if point >= digits.len() {
-            plain.push_str(&digits);
-            plain.push_str(&"0".repeat(point - digits.len()));
-        } else {
-            plain.push_str(digits.get(..point)?);
-            plain.push('.');
-            plain.push_str(digits.get(point..)?);
-        }
-    }
-    Some(plain)
+    Decimal::parse(text)?.to_plain(400)
 }
 
 const SPECIAL_TEMPORAL: Problem = Problem::Special {
     reason: "Snowflake holds years 1 to 9999, no infinity",
 };
 
-fn is_special_temporal(text: &str) -> bool {
-    let lower = text.trim().to_ascii_lowercase();
-    lower == "infinity"
-        || lower == "-infinity"
-        || lower == "+infinity"
-        || lower.starts_with('-')
-        || lower.starts_with('+')
-        || lower.ends_with(" bc")
-        || lower
-            .split(['-', 'T', 't', ' '])
-            .next()
-            .is_some_and(|year| year.len() > 4)
+/// Whether a date is outside what Snowflake holds: years 1 to 9999 written
+/// with four digits (no `+10000`, no BC `-0043`, no year 0).
+const fn is_special_date(date: &DateParts) -> bool {
+    !date.is_four_digit_year() || date.year == 0
 }
 
+/// A calendar date, read by the workspace's one temporal parser
+/// ([`singer_protocol::temporal`]); a date-time gives its date.
 fn parse_date(text: &str) -> Result<NaiveDate, Problem> {
-    if is_special_temporal(text) {
+    if temporal::is_infinity(text) {
         return Err(SPECIAL_TEMPORAL);
     }
-    let date_part = text.get(..10).unwrap_or(text);
-    let rest = text.get(10..).unwrap_or_default();
-    if !(rest.is_empty() || rest.starts_with(['T', 't', ' '])) {
-        return Err(bad(format!("{} is not a date", preview(text))));
+    let parts = temporal::parse_date(text)
+        .or_else(|| temporal::parse_date_time(text).map(|dt| dt.date))
+        .ok_or_else(|| bad(format!("{} is not a date", preview(text))))?;
+    if is_special_date(&parts) {
+        return Err(SPECIAL_TEMPORAL);
     }
-    let date = NaiveDate::parse_from_str(date_part, "%Y-%m-%d")
-        .map_err(|_| bad(format!("{} is not a date", preview(text))))?;
+    let date = NaiveDate::from_ymd_opt(parts.year, parts.month, parts.day)
+        .ok_or_else(|| bad(format!("{} is not a date", preview(text))))?;
     in_range(date.year())?;
     Ok(date)
 }
 
-/// A time of day: `HH:MM:SS[.f]`, or RFC 3339's full-time with an offset
-/// (`12:00:00+05:30`, `06:30:00Z`, what JSON Schema's `time` format means
-/// and what `timetz` columns become), which is turned into UTC the way
+/// The time of day of `parts` (a leap second `:60` is the 59th second
+/// running over, as chrono has it; digits past nanoseconds are dropped, as
+/// Snowflake keeps nanoseconds at most). `None` for `24:00:00`.
+fn naive_time(parts: &TimeParts<'_>) -> Option<NaiveTime> {
+    let digits = parts.fraction.get(..parts.fraction.len().min(9))?;
+    let mut nanos = 0_u32;
+    for (i, digit) in digits.bytes().enumerate() {
+        let scale = 10_u32.pow(8 - u32::try_from(i).ok()?);
+        nanos = nanos.checked_add(u32::from(digit - b'0').checked_mul(scale)?)?;
+    }
+    let (second, nanos) = if parts.second == 60 {
+        (59, nanos.checked_add(1_000_000_000)?)
+    } else {
+        (parts.second, nanos)
+    };
+    NaiveTime::from_hms_nano_opt(parts.hour, parts.minute, second, nanos)
+}
+
+/// A time of day: `HH:MM:SS[.f]`, or with an offset (`12:00:00+05:30`,
+/// `06:30:00Z`, `00:00:00-08`: what JSON Schema's `time` format means and
+/// what `timetz` columns become), which is turned into UTC the way
 /// timestamps are (wrapping around midnight): Snowflake's TIME has no zone.
 fn parse_time(text: &str) -> Option<NaiveTime> {
-    if let Ok(time) = NaiveTime::parse_from_str(text, "%H:%M:%S%.f") {
-        return Some(time);
-    }
-    let (local, offset_seconds) = if let Some(local) = text.strip_suffix(['Z', 'z']) {
-        (local, 0)
-    } else {
-        let at = text.rfind(['+', '-'])?;
-        let (local, offset) = text.split_at(at);
-        let sign = if offset.starts_with('-') { -1 } else { 1 };
-        let (hours, minutes) = offset.get(1..)?.split_once(':')?;
-        if hours.len() != 2 || minutes.len() != 2 {
-            return None;
-        }
-        let seconds = hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60;
-        if seconds >= 86_400 {
-            return None;
-        }
-        (local, sign * seconds)
-    };
-    let time = NaiveTime::parse_from_str(local, "%H:%M:%S%.f").ok()?;
-    let (utc, _) = time.overflowing_sub_signed(chrono::TimeDelta::seconds(offset_seconds));
+    let (parts, offset) = temporal::parse_time(text)?;
+    let time = naive_time(&parts)?;
+    let (utc, _) =
+        time.overflowing_sub_signed(chrono::TimeDelta::seconds(i64::from(offset.unwrap_or(0))));
     Some(utc)
 }
 
+/// A timestamp in UTC (one without an offset is taken as UTC; a lone date
+/// is its midnight).
 fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, Problem> {
-    if is_special_temporal(text) {
+    let not_a_timestamp = || bad(format!("{} is not a timestamp", preview(text)));
+    if temporal::is_infinity(text) {
         return Err(SPECIAL_TEMPORAL);
     }
-    let utc = if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
-        dt.with_timezone(&Utc)
-    } else if let Ok(dt) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z") {
-        dt.with_timezone(&Utc)
-    } else {
-        let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-            .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
-            .or_else(|_| {
-                NaiveDate::parse_from_str(text, "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN))
-            })
-            .map_err(|_| bad(format!("{} is not a timestamp", preview(text))))?;
-        naive.and_utc()
+    let (date, time, offset) = match temporal::parse_date_time(text) {
+        Some(dt) => (dt.date, Some(dt.time), dt.offset),
+        None => (
+            temporal::parse_date(text).ok_or_else(not_a_timestamp)?,
+            None,
+            None,
+        ),
     };
+    if is_special_date(&date) {
+        return Err(SPECIAL_TEMPORAL);
+    }
+    let day =
+        NaiveDate::from_ymd_opt(date.year, date.month, date.day).ok_or_else(not_a_timestamp)?;
+    let time = match time {
+        Some(time) => naive_time(&time).ok_or_else(not_a_timestamp)?,
+        None => NaiveTime::MIN,
+    };
+    let local = day.and_time(time);
+    let utc = local
+        .checked_sub_signed(chrono::TimeDelta::seconds(i64::from(offset.unwrap_or(0))))
+        .ok_or(SPECIAL_TEMPORAL)?
+        .and_utc();
     in_range(utc.year())?;
     Ok(utc)
 }
