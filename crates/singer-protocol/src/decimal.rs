@@ -296,7 +296,12 @@ impl<'a> Decimal<'a> {
         if self.negative {
             plain.push('-');
         }
-        let digits = || self.int_part.iter().chain(self.frac_part).map(|&b| char::from(b));
+        let digits = || {
+            self.int_part
+                .iter()
+                .chain(self.frac_part)
+                .map(|&b| char::from(b))
+        };
         let total = self.int_part.len() + self.frac_part.len();
         if self.written_exp == 0 {
             if self.int_part.is_empty() {

@@ -291,6 +291,65 @@ fn offset(bytes: &[u8]) -> Option<Option<i32>> {
     Some(Some(sign * total))
 }
 
+/// The parts as chrono values (feature `chrono`), for callers that compute
+/// with them: bookmarks, the Snowflake encoder, manifest dates.
+#[cfg(feature = "chrono")]
+mod to_chrono {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+
+    use super::{DateParts, DateTimeParts, TimeParts};
+
+    /// Digits chrono keeps in a fraction.
+    const NANO_DIGITS: usize = 9;
+
+    impl DateParts {
+        /// The date, if chrono holds it (years −262,143 to 262,142).
+        #[must_use]
+        pub fn to_naive(&self) -> Option<NaiveDate> {
+            NaiveDate::from_ymd_opt(self.year, self.month, self.day)
+        }
+    }
+
+    impl TimeParts<'_> {
+        /// The time of day, nanoseconds kept (digits past the ninth are
+        /// dropped; [`TimeParts::fraction`] still has them); a leap second
+        /// `:60` is the 59th second running over, as chrono has it; `None`
+        /// for `24:00:00`, which chrono does not hold.
+        #[must_use]
+        pub fn to_naive(&self) -> Option<NaiveTime> {
+            let digits = self.fraction.get(..self.fraction.len().min(NANO_DIGITS))?;
+            let mut nanos = 0_u32;
+            for (i, digit) in digits.bytes().enumerate() {
+                let place = u32::try_from(NANO_DIGITS - 1 - i).ok()?;
+                nanos =
+                    nanos.checked_add(u32::from(digit - b'0').checked_mul(10_u32.pow(place))?)?;
+            }
+            let (second, nanos) = if self.second == 60 {
+                (59, nanos.checked_add(1_000_000_000)?)
+            } else {
+                (self.second, nanos)
+            };
+            NaiveTime::from_hms_nano_opt(self.hour, self.minute, second, nanos)
+        }
+    }
+
+    impl DateTimeParts<'_> {
+        /// The wall-clock date and time as written (the offset ignored).
+        #[must_use]
+        pub fn to_naive(&self) -> Option<NaiveDateTime> {
+            Some(self.date.to_naive()?.and_time(self.time.to_naive()?))
+        }
+
+        /// The instant in UTC; a date-time without an offset is taken as
+        /// UTC.
+        #[must_use]
+        pub fn to_utc(&self) -> Option<DateTime<Utc>> {
+            let offset = TimeDelta::seconds(i64::from(self.offset.unwrap_or(0)));
+            Some(self.to_naive()?.checked_sub_signed(offset)?.and_utc())
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "temporal_tests.rs"]
 mod tests;

@@ -138,3 +138,20 @@ fn parts_are_what_was_written() {
     );
     assert_eq!(parse_date_time("2024-01-02T03:04:05.12é"), None);
 }
+
+#[cfg(feature = "chrono")]
+#[test]
+fn parts_become_chrono_values() {
+    let dt = parse_date_time("2024-01-01T01:02:03.123456789123+02:00").expect("parts");
+    let utc = dt.to_utc().expect("in range");
+    assert_eq!(utc.to_rfc3339(), "2023-12-31T23:02:03.123456789+00:00");
+    let leap = parse_date_time("2016-12-31T23:59:60Z").expect("leap");
+    assert!(leap.to_utc().is_some());
+    let end = parse_date_time("2024-01-01 24:00:00").expect("end of day");
+    assert_eq!(end.to_naive(), None);
+    let naive = parse_date_time("2024-01-02 03:04:05").expect("naive");
+    assert_eq!(
+        naive.to_utc().map(|t| t.to_rfc3339()).as_deref(),
+        Some("2024-01-02T03:04:05+00:00")
+    );
+}

@@ -12,11 +12,9 @@
 //! Fractions keep nanoseconds in the chrono value; digits past the ninth are
 //! kept as text so that even those compare exactly.
 
-use chrono::{FixedOffset, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{FixedOffset, NaiveDate, NaiveDateTime};
 use singer_protocol::temporal;
 
-/// Nanoseconds in a second.
-const NANOS_PER_SECOND: u32 = 1_000_000_000;
 /// Digits chrono keeps in the fraction.
 const NANO_DIGITS: usize = 9;
 
@@ -51,36 +49,22 @@ fn naive_date(parts: &temporal::DateParts) -> Option<NaiveDate> {
     if !parts.is_four_digit_year() {
         return None;
     }
-    NaiveDate::from_ymd_opt(parts.year, parts.month, parts.day)
+    parts.to_naive()
 }
 
 /// `YYYY-MM-DD[T ]HH:MM:SS[.fraction][offset]` with a four-digit year.
 pub(crate) fn parse_date_time(text: &str) -> Option<DateTimeText> {
     let parts = temporal::parse_date_time(text)?;
     let date = naive_date(&parts.date)?;
-    let time = parts.time;
-    let (nano_digits, extra) = time
-        .fraction
-        .split_at_checked(time.fraction.len().min(NANO_DIGITS))?;
-    let mut nanos = 0;
-    if !nano_digits.is_empty() {
-        let scale = 10_u32.pow(u32::try_from(NANO_DIGITS - nano_digits.len()).ok()?);
-        nanos = nano_digits.parse::<u32>().ok()?.checked_mul(scale)?;
-    }
-    // A leap second (`:60`) is the 59th second running over, as in chrono.
-    let (second, nanos) = if time.second == 60 {
-        (59, nanos.checked_add(NANOS_PER_SECOND)?)
-    } else {
-        (time.second, nanos)
-    };
     // `24:00:00` is no instant: chrono refuses hour 24.
-    let naive_time = NaiveTime::from_hms_nano_opt(time.hour, time.minute, second, nanos)?;
+    let time = parts.time.to_naive()?;
     let offset = match parts.offset {
         Some(seconds) => Some(FixedOffset::east_opt(seconds)?),
         None => None,
     };
+    let extra = parts.time.fraction.get(NANO_DIGITS..).unwrap_or_default();
     Some(DateTimeText {
-        local: date.and_time(naive_time),
+        local: date.and_time(time),
         offset,
         sub_nanos: extra.trim_end_matches('0').to_owned(),
     })

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
 use singer_protocol::Decimal;
-use singer_protocol::temporal::{self, DateParts, TimeParts};
+use singer_protocol::temporal::{self, DateParts};
 use singer_target::Row;
 
 use crate::config::{SpecialValues, TimestampType};
@@ -336,28 +336,11 @@ fn parse_date(text: &str) -> Result<NaiveDate, Problem> {
     if is_special_date(&parts) {
         return Err(SPECIAL_TEMPORAL);
     }
-    let date = NaiveDate::from_ymd_opt(parts.year, parts.month, parts.day)
+    let date = parts
+        .to_naive()
         .ok_or_else(|| bad(format!("{} is not a date", preview(text))))?;
     in_range(date.year())?;
     Ok(date)
-}
-
-/// The time of day of `parts` (a leap second `:60` is the 59th second
-/// running over, as chrono has it; digits past nanoseconds are dropped, as
-/// Snowflake keeps nanoseconds at most). `None` for `24:00:00`.
-fn naive_time(parts: &TimeParts<'_>) -> Option<NaiveTime> {
-    let digits = parts.fraction.get(..parts.fraction.len().min(9))?;
-    let mut nanos = 0_u32;
-    for (i, digit) in digits.bytes().enumerate() {
-        let scale = 10_u32.pow(8 - u32::try_from(i).ok()?);
-        nanos = nanos.checked_add(u32::from(digit - b'0').checked_mul(scale)?)?;
-    }
-    let (second, nanos) = if parts.second == 60 {
-        (59, nanos.checked_add(1_000_000_000)?)
-    } else {
-        (parts.second, nanos)
-    };
-    NaiveTime::from_hms_nano_opt(parts.hour, parts.minute, second, nanos)
 }
 
 /// A time of day: `HH:MM:SS[.f]`, or with an offset (`12:00:00+05:30`,
@@ -366,7 +349,7 @@ fn naive_time(parts: &TimeParts<'_>) -> Option<NaiveTime> {
 /// timestamps are (wrapping around midnight): Snowflake's TIME has no zone.
 fn parse_time(text: &str) -> Option<NaiveTime> {
     let (parts, offset) = temporal::parse_time(text)?;
-    let time = naive_time(&parts)?;
+    let time = parts.to_naive()?;
     let (utc, _) =
         time.overflowing_sub_signed(chrono::TimeDelta::seconds(i64::from(offset.unwrap_or(0))));
     Some(utc)
@@ -390,14 +373,13 @@ fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, Problem> {
     if is_special_date(&date) {
         return Err(SPECIAL_TEMPORAL);
     }
-    let day =
-        NaiveDate::from_ymd_opt(date.year, date.month, date.day).ok_or_else(not_a_timestamp)?;
+    let day = date.to_naive().ok_or_else(not_a_timestamp)?;
     let time = match time {
-        Some(time) => naive_time(&time).ok_or_else(not_a_timestamp)?,
+        Some(time) => time.to_naive().ok_or_else(not_a_timestamp)?,
         None => NaiveTime::MIN,
     };
-    let local = day.and_time(time);
-    let utc = local
+    let utc = day
+        .and_time(time)
         .checked_sub_signed(chrono::TimeDelta::seconds(i64::from(offset.unwrap_or(0))))
         .ok_or(SPECIAL_TEMPORAL)?
         .and_utc();

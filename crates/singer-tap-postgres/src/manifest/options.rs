@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use singer_protocol::temporal;
 
 use super::allowlist::AllowLists;
 use super::parse::TableSpec;
@@ -281,27 +282,14 @@ impl ManifestOptions {
 /// [`OptionError::Timestamp`] naming the text.
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, OptionError> {
     let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for format in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f%:z",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return Ok(t.and_utc());
-        }
-        if let Ok(t) = DateTime::parse_from_str(text, format) {
-            return Ok(t.with_timezone(&Utc));
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        && let Some(t) = d.and_hms_opt(0, 0, 0)
-    {
-        return Ok(t.and_utc());
-    }
-    Err(OptionError::Timestamp {
+    let utc = match temporal::parse_date_time(text) {
+        Some(parts) => parts.to_utc(),
+        None => temporal::parse_date(text)
+            .and_then(|date| date.to_naive())
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(|midnight| midnight.and_utc()),
+    };
+    utc.ok_or_else(|| OptionError::Timestamp {
         text: text.to_owned(),
     })
 }
