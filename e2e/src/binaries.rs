@@ -35,7 +35,7 @@ pub const BINARIES: [&str; 3] = ["tap-postgres", "target-csv", "target-snowflake
 /// afterwards (the message says which and how to build it by hand).
 pub fn bin_dir() -> Result<PathBuf> {
     static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    DIR.get_or_init(|| locate_and_build().map_err(|e| e.to_string()))
+    DIR.get_or_init(|| locate_and_build().map_err(|e| singer_protocol::ErrorChain(&e).to_string()))
         .clone()
         .map_err(|reason| Error::Build { reason })
 }

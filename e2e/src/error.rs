@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// A file or process operation failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
@@ -38,7 +38,7 @@ pub enum Error {
     #[error(transparent)]
     Testkit(#[from] singer_testkit::Error),
     /// A statement against the source database failed.
-    #[error("running {statement:?} on the source: {source}")]
+    #[error("running {statement:?} on the source")]
     Postgres {
         /// The statement (abridged).
         statement: String,
@@ -47,7 +47,7 @@ pub enum Error {
         source: postgres::Error,
     },
     /// JSON output of a binary (catalog, state) did not parse.
-    #[error("parsing {what}: {source}")]
+    #[error("parsing {what}")]
     Json {
         /// What was parsed.
         what: String,
@@ -56,10 +56,10 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// The catalog could not be read or edited.
-    #[error("catalog: {0}")]
+    #[error("catalog")]
     Catalog(#[from] singer_protocol::Error),
     /// A destination file could not be read.
-    #[error("reading {}: {source}", path.display())]
+    #[error("reading {}", path.display())]
     Csv {
         /// The file.
         path: PathBuf,
@@ -76,7 +76,7 @@ pub enum Error {
         column: String,
     },
     /// A query against the Snowflake destination (the double) failed.
-    #[error("snowflake destination: {0}")]
+    #[error("snowflake destination")]
     Snowflake(#[source] Box<singer_target_snowflake::Error>),
     /// A discovered catalog lacks a stream the scenario needs.
     #[error("the discovered catalog has no stream {stream:?}")]

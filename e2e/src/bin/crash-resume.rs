@@ -103,7 +103,10 @@ fn main() -> ExitCode {
             }
         }
         Err(error) => {
-            eprintln!("crash-resume failed: {error}");
+            eprintln!(
+                "crash-resume failed: {}",
+                singer_protocol::ErrorChain(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }
