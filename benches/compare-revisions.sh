@@ -28,9 +28,9 @@ if [[ ! -d $old/src ]]; then
 fi
 echo "[compare] building $rev ($short) in $old" >&2
 (cd "$old/src" && CARGO_TARGET_DIR=$old/target cargo build --release -q \
-  -p tap-postgres -p target-csv -p benches --bin issues-stream)
+  -p tap-postgres -p target-csv -p benches --bin tap-postgres --bin target-csv --bin issues-stream)
 echo "[compare] building this tree" >&2
-cargo build --release -q -p tap-postgres -p target-csv -p benches --bin issues-stream
+cargo build --release -q -p tap-postgres -p target-csv -p benches --bin tap-postgres --bin target-csv --bin issues-stream
 
 COMPARE_OLD_BIN_DIR=$old/target/release COMPARE_NEW_BIN_DIR=$root/target/release \
   cargo bench -q -p benches --features compare-revisions --bench revisions

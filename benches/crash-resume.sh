@@ -20,5 +20,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup
-cargo build --release --quiet -p singer-e2e --bin crash-resume -p tap-postgres -p target-csv -p target-snowflake
+cargo build --release --quiet -p singer-e2e -p tap-postgres -p target-csv -p target-snowflake \
+  --bin crash-resume --bin tap-postgres --bin target-csv --bin target-snowflake
 exec target/release/crash-resume "$@"

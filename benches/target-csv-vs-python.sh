@@ -23,7 +23,7 @@ work=target/peers/bench-target-csv
 peer=target/peers/target-csv-py
 mkdir -p "$work"
 
-cargo build --release -q -p target-csv -p benches --bin issues-stream
+cargo build --release -q -p target-csv -p benches --bin target-csv --bin issues-stream
 if [ ! -x "$peer/bin/target-csv" ]; then
   python=""
   for v in 3.7 3.8 3.6; do
