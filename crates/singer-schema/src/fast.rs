@@ -97,12 +97,14 @@ impl FastSchema {
     /// The check of the property at column `index` (properties in schema
     /// order), if there is one.
     #[must_use]
+    #[inline]
     pub fn check(&self, index: usize) -> Option<&Check> {
         self.checks.get(index)
     }
 
     /// Column indexes of the properties that must be present.
     #[must_use]
+    #[inline]
     pub fn required(&self) -> &[usize] {
         &self.required
     }
@@ -110,6 +112,7 @@ impl FastSchema {
     /// Whether properties outside the schema fail (`additionalProperties:
     /// false`).
     #[must_use]
+    #[inline]
     pub const fn is_closed(&self) -> bool {
         self.closed
     }
@@ -247,6 +250,7 @@ impl Check {
 
     /// Whether `raw` certainly passes (`false`: fails or unsure).
     #[must_use]
+    #[inline]
     pub fn passes(&self, raw: &RawValue) -> bool {
         self.own_keywords_pass(raw)
             && self
