@@ -32,11 +32,10 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use singer_testkit::bench;
+
 const ROWS: u64 = 1_000_000;
 const RUNS: usize = 5;
-const TABLE_SQL: &str = include_str!("../../fixtures/postgres/bench-issues.sql");
-const COLUMNS: &str = "id, project_id, author_id, title, description, state, weight, \
-    time_estimate, confidential, labels, metadata, created_at, updated_at, due_date";
 
 /// One case: how a build's binaries in a directory are run once.
 type Case<'a> = (&'static str, Box<dyn Fn(&Path) -> Sample + 'a>);
@@ -58,10 +57,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("compare-revisions-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("work dir");
     let db = cluster.create_database("bench").expect("database");
-    cluster
-        .connect(&db)
-        .expect("connect")
-        .batch_execute(&TABLE_SQL.replace(":rows", &rows.to_string()))
+    bench::load_bench_table(&mut cluster.connect(&db).expect("connect"), rows)
         .expect("load the bench table");
 
     let config = dir.join("tap.json");
@@ -77,15 +73,7 @@ fn main() {
     let catalog = dir.join("catalog.json");
     write_catalog(&new.join("tap-postgres"), &config, &catalog);
     let manifest = dir.join("manifest.yaml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "tables:\n  issues:\n    import_db: GITLAB_DB\n    export_schema: gitlab_com\n    \
-             export_table: issues\n    export_table_primary_key: id\n    \
-             import_query: SELECT {COLUMNS} FROM issues\n"
-        ),
-    )
-    .expect("manifest");
+    std::fs::write(&manifest, bench::bench_manifest()).expect("manifest");
     let stream = dir.join("issues.jsonl");
     let generated = Command::new(new.join("issues-stream"))
         .arg(rows.to_string())
@@ -214,10 +202,7 @@ fn write_catalog(tap: &Path, config: &Path, catalog: &Path) {
         String::from_utf8_lossy(&discovered.stderr)
     );
     let mut json: serde_json::Value = serde_json::from_slice(&discovered.stdout).expect("catalog");
-    for stream in json["streams"].as_array_mut().expect("streams") {
-        stream["metadata"][0]["metadata"]["selected"] = true.into();
-        stream["replication_method"] = "FULL_TABLE".into();
-    }
+    bench::select_full_table(&mut json);
     std::fs::write(catalog, json.to_string()).expect("catalog file");
 }
 

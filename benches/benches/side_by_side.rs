@@ -66,8 +66,6 @@ const ROWS: u64 = 1_000_000;
 const RUNS: usize = 3;
 /// Runs of each Python peer.
 const PEER_RUNS: usize = 1;
-/// The bench table; `:rows` is its size.
-const TABLE_SQL: &str = include_str!("../../fixtures/postgres/bench-issues.sql");
 /// The name under which Sling finds the source connection URL.
 const SLING_CONNECTION: &str = "SIDE_BY_SIDE_PG";
 /// Read buffer for the stdout streams the bench counts.
@@ -175,9 +173,7 @@ fn main() {
 
     let loading = Instant::now();
     let mut client = cluster.connect(&db).expect("connect");
-    client
-        .batch_execute(&TABLE_SQL.replace(":rows", &rows.to_string()))
-        .expect("load the bench table");
+    singer_testkit::bench::load_bench_table(&mut client, rows).expect("load the bench table");
     let columns: String = client
         .query_one(
             "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute \

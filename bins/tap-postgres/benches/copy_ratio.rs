@@ -30,14 +30,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use singer_testkit::bench::{self, BENCH_COLUMNS};
+
 const ROWS: u64 = 1_000_000;
 const SMALL_ROWS: u64 = 10_000;
 const RUNS: usize = 5;
-/// The bench table; `:rows` is its size.
-const TABLE_SQL: &str = include_str!("../../../fixtures/postgres/bench-issues.sql");
-
-const COLUMNS: &str = "id, project_id, author_id, title, description, state, weight, \
-    time_estimate, confidential, labels, metadata, created_at, updated_at, due_date";
 
 fn main() {
     let rows = std::env::var("TAP_BENCH_ROWS")
@@ -57,7 +54,7 @@ fn main() {
     for size in [SMALL_ROWS, rows] {
         let db = cluster.create_database("bench").expect("database");
         let mut client = cluster.connect(&db).expect("connect");
-        load(&mut client, size);
+        bench::load_bench_table(&mut client, size).expect("load");
         let (copy, tap, rss, manifest) = measure(cluster, &db, &dir);
         println!(
             "| {size} | {copy:.3} | {tap:.3} | {:.2} | {:.0} | {:.0} | {:.1} | {manifest:.3} | {:.3} |",
@@ -69,14 +66,6 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The GitLab-like `issues` table of `fixtures/postgres/bench-issues.sql`
-/// (shared with `benches/benches/side_by_side.rs`), generated in SQL.
-fn load(client: &mut postgres::Client, rows: u64) {
-    client
-        .batch_execute(&TABLE_SQL.replace(":rows", &rows.to_string()))
-        .expect("load");
 }
 
 /// Median COPY seconds, median tap seconds, max tap peak RSS (KiB), median
@@ -110,26 +99,16 @@ fn measure(cluster: &singer_testkit::Cluster, db: &str, dir: &Path) -> (f64, f64
     );
     let mut catalog_json: serde_json::Value =
         serde_json::from_slice(&discovered.stdout).expect("catalog");
-    for stream in catalog_json["streams"].as_array_mut().expect("streams") {
-        stream["metadata"][0]["metadata"]["selected"] = true.into();
-        stream["replication_method"] = "FULL_TABLE".into();
-    }
+    bench::select_full_table(&mut catalog_json);
     std::fs::write(&catalog, catalog_json.to_string()).expect("catalog file");
 
     let manifest = dir.join("manifest.yaml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "tables:\n  issues:\n    import_db: GITLAB_DB\n    export_schema: gitlab_com\n    \
-             export_table: issues\n    export_table_primary_key: id\n    \
-             import_query: SELECT {COLUMNS} FROM issues\n"
-        ),
-    )
-    .expect("manifest");
+    std::fs::write(&manifest, bench::bench_manifest()).expect("manifest");
     let psql = cluster.bin_dir().join("psql");
     let mut manifests = Vec::new();
-    let copy_sql =
-        format!("COPY (SELECT {COLUMNS} FROM public.issues ORDER BY id) TO STDOUT (FORMAT binary)");
+    let copy_sql = format!(
+        "COPY (SELECT {BENCH_COLUMNS} FROM public.issues ORDER BY id) TO STDOUT (FORMAT binary)"
+    );
     let mut copies = Vec::new();
     let mut taps = Vec::new();
     let mut rss = 0;

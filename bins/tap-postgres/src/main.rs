@@ -20,7 +20,7 @@ use singer_tap_postgres::manifest::{
     sync_manifest,
 };
 use singer_tap_postgres::{ABOUT, Connector, SyncOptions, TapConfig, discover_catalog, sync};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 const USAGE: &str = "\
 Usage: tap-postgres --config CONFIG.json [--config MORE.json ...] --discover
@@ -131,11 +131,7 @@ fn main() -> ExitCode {
     });
     let args = match parsed {
         Ok(args) => args,
-        Err(e) => {
-            init_logging(None);
-            error!(error = %e, "Invalid arguments; see --help.");
-            return ExitCode::from(Exit::Usage.code());
-        }
+        Err(e) => return singer_cli::bad_arguments(&e),
     };
     init_logging(args.common.log_level.as_deref());
     let mut out = singer_cli::stdout();

@@ -63,6 +63,15 @@ pub fn exit_status(
     status
 }
 
+/// Ends `main` when the command line does not parse: logs the error (with
+/// logging at its default, as `--log-level` was not read) and exits 2.
+#[must_use]
+pub fn bad_arguments(error: &dyn std::fmt::Display) -> ExitCode {
+    crate::logging::init_logging(None);
+    error!(error = %error, "Invalid arguments; see --help.");
+    ExitCode::from(Exit::Usage.code())
+}
+
 /// Ends `main`: logs a failure once (the whole chain, at `error`; a broken
 /// pipe at `info`) and returns the exit code.
 #[must_use]

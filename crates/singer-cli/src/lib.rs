@@ -28,7 +28,7 @@ mod logging;
 #[cfg(feature = "target")]
 mod target;
 
-pub use exit::{Exit, exit_status, finish, report};
+pub use exit::{Exit, bad_arguments, exit_status, finish, report};
 pub use logging::{Stdout, init_logging, stdout};
 #[cfg(feature = "target")]
 pub use target::{TargetSpec, run_target};

@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use serde::de::DeserializeOwned;
 use singer_protocol::{About, TargetArgs, load_config};
 use singer_target::{Driver, DriverConfig, Loader, Summary, register_signals};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
-use crate::exit::{Exit, finish};
+use crate::exit::{Exit, bad_arguments, finish};
 use crate::logging::{Stdout, init_logging, stdout};
 
 /// What a target binary plugs into [`run_target`].
@@ -34,11 +34,7 @@ pub struct TargetSpec<'a, C, L> {
 pub fn run_target<C: DeserializeOwned, L: Loader>(spec: &TargetSpec<'_, C, L>) -> ExitCode {
     let args = match TargetArgs::parse_from(std::env::args_os().skip(1)) {
         Ok(args) => args,
-        Err(e) => {
-            init_logging(None);
-            error!(error = %e, "Invalid arguments; see --help.");
-            return ExitCode::from(Exit::Usage.code());
-        }
+        Err(e) => return bad_arguments(&e),
     };
     init_logging(args.common.log_level.as_deref());
     let mut out = stdout();

@@ -148,6 +148,14 @@ impl RetryPolicy {
         Duration::from_nanos(z.checked_rem(nanos.saturating_add(1)).unwrap_or(0))
     }
 
+    /// The wait before retry number `retry` (1-based), jittered from the
+    /// clock: [`RetryPolicy::backoff`] for loops that cannot use
+    /// [`RetryPolicy::run`] (they reconnect between attempts).
+    #[must_use]
+    pub fn wait_before(&self, retry: u32) -> Duration {
+        self.backoff(retry, seed())
+    }
+
     /// Whether a retry after the failed attempt `attempt` (1-based), first
     /// tried at `started`, is allowed for `error`.
     #[must_use]
@@ -176,7 +184,7 @@ impl RetryPolicy {
             match op(attempt) {
                 Ok(value) => return Ok(value),
                 Err(error) if self.allows(attempt, started, &error) => {
-                    let wait = self.backoff(attempt, seed());
+                    let wait = self.wait_before(attempt);
                     on_retry(RetryAttempt {
                         attempt,
                         wait,

@@ -3,9 +3,9 @@
 //! [`Error::is_retryable`]) waits the [`RetryPolicy`]'s backoff, reconnects
 //! and runs the operation again, at most `max_retries` times per stream.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use postgres::Client;
+use postgres::{Client, IsolationLevel, Transaction};
 use singer_protocol::RetryPolicy;
 use tracing::warn;
 
@@ -91,7 +91,7 @@ impl<'a> Session<'a> {
                     ) =>
                 {
                     budget.retries = budget.retries.saturating_add(1);
-                    let wait = self.policy.backoff(budget.retries, jitter_seed());
+                    let wait = self.policy.wait_before(budget.retries);
                     let attempt = budget.retries;
                     let wait_ms = wait.as_millis();
                     match subject {
@@ -118,9 +118,18 @@ impl<'a> Session<'a> {
     }
 }
 
-/// A seed for the backoff's jitter: the clock's nanoseconds.
-fn jitter_seed() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()) ^ d.as_secs())
+/// Starts the read-only, repeatable-read transaction every table read (and
+/// discovery) runs in: one consistent snapshot per statement sequence.
+///
+/// # Errors
+///
+/// The server's error.
+pub(crate) fn begin_snapshot(
+    client: &mut Client,
+) -> std::result::Result<Transaction<'_>, postgres::Error> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
 }

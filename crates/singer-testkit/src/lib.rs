@@ -34,6 +34,7 @@
 //! session parameter). A missing venv is an error saying how to create it.
 #![warn(missing_docs)]
 
+pub mod bench;
 mod bindir;
 mod cluster;
 pub mod corpus;
@@ -45,7 +46,7 @@ mod user;
 pub use bindir::{BINDIR_ENV, bin_dir};
 pub use cluster::{Cluster, postgres};
 pub use error::Error;
-pub use settings_doc::{render_drift, settings_drift};
+pub use settings_doc::{binary_settings_drift, render_drift, settings_drift};
 pub use snowflake::{
     FAKESNOW_REQUIREMENTS, FAKESNOW_VENV_ENV, SnowflakeDouble, snowflake_double, venv_dir,
     wrapper_path,

@@ -4,6 +4,8 @@
 //! so a setting added in one place only fails the binary's tests.
 
 use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 use singer_protocol::About;
@@ -57,6 +59,43 @@ pub fn settings_drift(about: &About, help: &str, about_json: &Value, readme: &st
         }
     }
     problems
+}
+
+/// [`settings_drift`] of the binary at `bin` (run for `--help` and
+/// `--about --format json`) against `readme`'s text.
+///
+/// # Errors
+///
+/// The binary cannot be run, fails, or prints no JSON (the message says
+/// which).
+pub fn binary_settings_drift(
+    bin: &Path,
+    about: &About,
+    readme: &str,
+) -> Result<Vec<String>, String> {
+    let run = |args: &[&str]| -> Result<Vec<u8>, String> {
+        let output = Command::new(bin)
+            .args(args)
+            .output()
+            .map_err(|e| format!("running {} {args:?}: {e}", bin.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{} {args:?} failed: {}",
+                bin.display(),
+                output.status
+            ));
+        }
+        Ok(output.stdout)
+    };
+    let help = run(&["--help"])?;
+    let about_json: Value = serde_json::from_slice(&run(&["--about", "--format", "json"])?)
+        .map_err(|e| format!("--about --format json is not JSON: {e}"))?;
+    Ok(settings_drift(
+        about,
+        &String::from_utf8_lossy(&help),
+        &about_json,
+        readme,
+    ))
 }
 
 /// The problems as one message, for an assertion.

@@ -24,7 +24,6 @@
 
 use std::collections::HashMap;
 
-use postgres::IsolationLevel;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use singer_protocol::{CatalogEntry, MetadataEntry};
@@ -411,12 +410,8 @@ pub fn discover(
     filter: &DiscoveryFilter,
     policy: ValuePolicy,
 ) -> Result<Vec<TableInfo>, DiscoveryError> {
-    let mut transaction = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(|source| DiscoveryError::Query {
+    let mut transaction =
+        crate::session::begin_snapshot(client).map_err(|source| DiscoveryError::Query {
             query: "transaction",
             source,
         })?;

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use postgres::{Client, IsolationLevel};
+use postgres::Client;
 use serde_json::{Map, Value};
 use singer_protocol::{ActivateVersionMessage, Message, ReplicationMethod, Writer};
 use singer_state::State;
@@ -229,11 +229,7 @@ impl StreamPlan {
         };
         let (sql, params) = self.query(position);
         tracing::debug!(stream = %self.tap_stream_id, sql = %sql, "Reading.");
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
+        let mut tx = crate::session::begin_snapshot(client)
             .map_err(|e| query_error("starting a read-only transaction", e))?;
         let param_refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
             .iter()

@@ -5,7 +5,6 @@
 
 use std::io::Write;
 
-use postgres::IsolationLevel;
 use postgres::types::ToSql;
 use singer_protocol::Writer;
 use singer_state::State;
@@ -186,11 +185,7 @@ impl Run<'_> {
                     action,
                     source,
                 };
-                let mut tx = client
-                    .build_transaction()
-                    .isolation_level(IsolationLevel::RepeatableRead)
-                    .read_only(true)
-                    .start()
+                let mut tx = crate::session::begin_snapshot(client)
                     .map_err(|e| query_error("starting a read-only transaction", e))?;
                 let mut rows = if described.ranged {
                     tx.query_raw(sql.as_str(), [&start as &(dyn ToSql + Sync), &hi])
