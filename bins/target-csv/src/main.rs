@@ -14,24 +14,9 @@ use singer_cli::{TargetSpec, run_target};
 use singer_target_csv::{ABOUT, CsvConfig, CsvLoader};
 use tracing::info;
 
-const USAGE: &str = "\
-Usage: target-csv --config CONFIG.json [--config MORE.json ...] [--input FILE] < messages.jsonl > state.jsonl
-       target-csv --about [--format json|markdown] | --version | --help
-
-Options:
-  --config FILE      Configuration (repeatable; later files win; `ENV` for environment only).
-                     Every setting can also be set as TARGET_CSV_<SETTING>, which wins.
-  --input FILE       Read Singer messages from FILE instead of stdin.
-  --about            Name, version, capabilities and settings (--format json|markdown).
-  --log-level LEVEL  error, warn, info (default), debug, trace, or a RUST_LOG filter.
-
-stdout carries the STATE values only (the last line is the state to save); logs go to stderr.
-";
-
 fn main() -> ExitCode {
     run_target(&TargetSpec {
         about: &ABOUT,
-        usage: USAGE,
         loader: |config: &CsvConfig| CsvLoader::new(config).context("configuring the CSV loader"),
         driver_config: CsvConfig::driver_config,
         is_config_error: |cause| {

@@ -14,24 +14,9 @@ use singer_cli::{TargetSpec, run_target};
 use singer_target_snowflake::{ABOUT, SnowflakeConfig, SnowflakeLoader};
 use tracing::info;
 
-const USAGE: &str = "\
-Usage: target-snowflake --config CONFIG.json [--config MORE.json ...] [--input FILE] < messages.jsonl > state.jsonl
-       target-snowflake --about [--format json|markdown] | --version | --help
-
-Options:
-  --config FILE      Configuration (repeatable; later files win; `ENV` for environment only).
-                     Every setting can also be set as TARGET_SNOWFLAKE_<SETTING>, which wins.
-  --input FILE       Read Singer messages from FILE instead of stdin.
-  --about            Name, version, capabilities and settings (--format json|markdown).
-  --log-level LEVEL  error, warn, info (default), debug, trace, or a RUST_LOG filter.
-
-stdout carries the STATE values only (the last line is the state to save); logs go to stderr.
-";
-
 fn main() -> ExitCode {
     run_target(&TargetSpec {
         about: &ABOUT,
-        usage: USAGE,
         loader: |config: &SnowflakeConfig| {
             config.check().context("checking the configuration")?;
             SnowflakeLoader::new(config).context("configuring the Snowflake loader")

@@ -16,8 +16,6 @@ use crate::logging::{Stdout, init_logging, stdout};
 pub struct TargetSpec<'a, C, L> {
     /// `--about` (also the binary's name and settings).
     pub about: &'a About,
-    /// `--help` text.
-    pub usage: &'a str,
     /// Builds the loader from the configuration.
     pub loader: fn(&C) -> anyhow::Result<L>,
     /// The driver configuration the loader's configuration asks for.
@@ -60,7 +58,7 @@ fn target_main<C: DeserializeOwned, L: Loader>(
 ) -> anyhow::Result<()> {
     let common = &args.common;
     if common.help {
-        out.write_text(&spec.about.help(spec.usage))?;
+        out.write_text(&spec.about.help(&usage(spec.about)))?;
         return Ok(());
     }
     if common.version {
@@ -94,6 +92,28 @@ fn target_main<C: DeserializeOwned, L: Loader>(
     info!(records = summary.records, "{} done.", spec.about.name);
     out.flush()?;
     Ok(())
+}
+
+/// `--help`'s usage lines, the same for every target (the settings follow,
+/// from [`About::help`]).
+fn usage(about: &About) -> String {
+    let name = about.name;
+    let prefix = about.env_prefix();
+    format!(
+        "\
+Usage: {name} --config CONFIG.json [--config MORE.json ...] [--input FILE] < messages.jsonl > state.jsonl
+       {name} --about [--format json|markdown] | --version | --help
+
+Options:
+  --config FILE      Configuration (repeatable; later files win; `ENV` for environment only).
+                     Every setting can also be set as {prefix}_<SETTING>, which wins.
+  --input FILE       Read Singer messages from FILE instead of stdin.
+  --about            Name, version, capabilities and settings (--format json|markdown).
+  --log-level LEVEL  error, warn, info (default), debug, trace, or a RUST_LOG filter.
+
+stdout carries the STATE values only (the last line is the state to save); logs go to stderr.
+"
+    )
 }
 
 fn open(path: &Path) -> anyhow::Result<std::fs::File> {
