@@ -135,6 +135,11 @@ singer_protocol::settings! {
             "Times a stream is resumed after a dropped connection or a recovery conflict (SQLSTATE 40001)."
         )
         .default_value("3"),
+        metrics_interval_seconds: u64 = Integer(
+            "Seconds between Singer METRIC record_count lines per stream (on stderr, as the targets \
+             and the Meltano SDK log them), so a long read shows progress; at least 1."
+        )
+        .default_value("60"),
         internal_projects_file: Option<PathBuf> = String(
             "Manifest mode: CSV file (project_path,project_id) behind {INTERNAL_PROJECT_IDS}, \
              {INTERNAL_PROJECT_PATHS} and {INTERNAL_PATHS}."

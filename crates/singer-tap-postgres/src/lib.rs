@@ -82,6 +82,9 @@ impl SyncOptions {
                 .default_replication_method()
                 .map_err(|source| Error::Setting { source })?,
             policy: config.special_values,
+            metrics_interval: std::time::Duration::from_secs(
+                config.metrics_interval_seconds.max(1),
+            ),
         })
     }
 }

@@ -2,14 +2,15 @@
 //! lines, rendered straight from PostgreSQL's binary format by the
 //! columns' codecs, and the STATE and version helpers around it.
 
+use std::cell::Cell;
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, Type};
 use singer_protocol::{Message, StateMessage, Writer};
 use singer_state::State;
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::error::{Error, Result};
 use crate::session::Subject;
@@ -38,6 +39,63 @@ impl PlanColumn {
     }
 }
 
+/// Singer `METRIC` `record_count` counters of one stream, logged on stderr
+/// every `interval` while its rows stream and once more for the rest at its
+/// end, in the shape and under the setting name the targets (and the
+/// Meltano SDK) use: `METRIC: {"type":"counter","metric":"record_count",
+/// "value":N,"tags":{"stream":"..."}}`. A long read shows progress before
+/// it ends.
+pub(crate) struct RecordCounter {
+    stream: String,
+    interval: Duration,
+    count: Cell<u64>,
+    since: Cell<Instant>,
+}
+
+impl RecordCounter {
+    /// Rows between looks at the clock.
+    const CHECK_EVERY: u64 = 1024;
+
+    /// A counter for `stream`, logging every `interval`.
+    pub(crate) fn new(stream: &str, interval: Duration) -> Self {
+        Self {
+            stream: stream.to_owned(),
+            interval,
+            count: Cell::new(0),
+            since: Cell::new(Instant::now()),
+        }
+    }
+
+    /// Counts one record; logs the counter when the interval has passed.
+    #[inline]
+    pub(crate) fn add_one(&self) {
+        let count = self.count.get() + 1;
+        self.count.set(count);
+        if count.is_multiple_of(Self::CHECK_EVERY) && self.since.get().elapsed() >= self.interval {
+            self.log();
+        }
+    }
+
+    /// Logs what was counted since the last line (nothing if nothing).
+    pub(crate) fn finish(&self) {
+        if self.count.get() > 0 {
+            self.log();
+        }
+    }
+
+    fn log(&self) {
+        let metric = serde_json::json!({
+            "type": "counter",
+            "metric": "record_count",
+            "value": self.count.get(),
+            "tags": {"stream": self.stream},
+        });
+        info!("METRIC: {metric}");
+        self.count.set(0);
+        self.since.set(Instant::now());
+    }
+}
+
 /// How the rows of one read become RECORD lines.
 pub(crate) struct RecordLayout<'a> {
     /// The stream named in errors.
@@ -52,6 +110,8 @@ pub(crate) struct RecordLayout<'a> {
     pub(crate) suffix: &'a [u8],
     /// The table version the records carry.
     pub(crate) version: Option<u64>,
+    /// The stream's `record_count` METRIC counter.
+    pub(crate) counter: &'a RecordCounter,
 }
 
 /// Streams `rows` as RECORD messages, rendering each row straight into its
@@ -114,6 +174,7 @@ where
             Some(&time_extracted),
         )
         .map_err(|source| Error::Output { source })?;
+        layout.counter.add_one();
         after_row(&record, &key_ranges, out)?;
     }
     Ok(())
@@ -153,16 +214,19 @@ impl<'a> FromSql<'a> for RawColumn<'a> {
 }
 
 /// Ends a stream's (or manifest table's) load, the same in both modes:
-/// writes the STATE that covers it, logs the values that met the
+/// writes the STATE that covers it, logs the last `record_count` METRIC and
+/// the values that met the
 /// special-value policy, and returns the wall time since `started`.
 pub(crate) fn finish_stream<W: Write>(
     out: &mut Writer<W>,
     state: &State,
     stats: &EncodeStats,
+    counter: &RecordCounter,
     subject: Subject<'_>,
     started: Instant,
 ) -> Result<f64> {
     write_state(out, state)?;
+    counter.finish();
     for (kind, count) in stats.iter() {
         let kind = kind.as_str();
         match subject {

@@ -10,6 +10,7 @@
 )]
 
 mod corpus;
+mod metrics;
 mod settings;
 
 use std::path::{Path, PathBuf};

@@ -68,6 +68,9 @@ pub struct SyncOptions {
     pub default_method: Option<ReplicationMethod>,
     /// What to do with values a target cannot hold as such.
     pub policy: ValuePolicy,
+    /// Interval between Singer `METRIC` `record_count` lines per stream
+    /// (logged on stderr while a stream reads, and at its end).
+    pub metrics_interval: Duration,
 }
 
 impl Default for SyncOptions {
@@ -78,6 +81,7 @@ impl Default for SyncOptions {
             max_retries: 3,
             default_method: None,
             policy: ValuePolicy::default(),
+            metrics_interval: Duration::from_secs(60),
         }
     }
 }

@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::ident::quote_ident;
 use crate::session::{RetryBudget, Session, Subject};
 use crate::stream::{
-    PlanColumn, RecordLayout, finish_stream, new_version, stream_records, write_message,
-    write_state,
+    PlanColumn, RecordCounter, RecordLayout, finish_stream, new_version, stream_records,
+    write_message, write_state,
 };
 use crate::types::EncodeStats;
 
@@ -100,6 +100,7 @@ impl StreamPlan {
         }
 
         let mut stats = EncodeStats::default();
+        let counter = RecordCounter::new(&self.tap_stream_id, options.metrics_interval);
         let mut budget = RetryBudget::new();
         let mut first_attempt = true;
         session.with_retry(
@@ -125,6 +126,7 @@ impl StreamPlan {
                     version,
                     options,
                     &mut stats,
+                    &counter,
                     out,
                 )
             },
@@ -148,6 +150,7 @@ impl StreamPlan {
             out,
             state,
             &stats,
+            &counter,
             Subject::Stream(&self.tap_stream_id),
             started,
         )?;
@@ -220,6 +223,7 @@ impl StreamPlan {
         version: Option<u64>,
         options: &SyncOptions,
         stats: &mut EncodeStats,
+        counter: &RecordCounter,
         out: &mut Writer<W>,
     ) -> Result<()> {
         let query_error = |action, source| Error::Query {
@@ -246,6 +250,7 @@ impl StreamPlan {
             key_columns: &key_columns,
             suffix: b"",
             version,
+            counter,
         };
         stream_records(&mut rows, &layout, stats, out, |record, key_ranges, out| {
             position.last_key.resize_with(key_ranges.len(), Vec::new);

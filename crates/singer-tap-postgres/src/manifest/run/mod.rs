@@ -25,7 +25,7 @@ use super::window::{end_limit, epoch_seconds, history_begin, incremental_window,
 use crate::connect::Connector;
 use crate::error::{Error, Result};
 use crate::session::{RetryBudget, Session, Subject};
-use crate::stream::{finish_stream, write_message, write_state};
+use crate::stream::{RecordCounter, finish_stream, write_message, write_state};
 use crate::types::EncodeStats;
 
 /// The metadata column every record carries: the run's epoch seconds.
@@ -128,6 +128,8 @@ struct TableLoad<'p, 'm> {
     /// `,"_uploaded_at":…[,"_task_instance":…]`, appended to every record.
     suffix: Vec<u8>,
     stats: EncodeStats,
+    /// The stream's `record_count` METRIC counter.
+    counter: RecordCounter,
     budget: RetryBudget,
 }
 
@@ -213,6 +215,7 @@ impl Run<'_> {
             uploaded_at,
             suffix,
             stats: EncodeStats::default(),
+            counter: RecordCounter::new(&plan.stream, self.options.sync.metrics_interval),
             budget: RetryBudget::new(),
         };
         let records = match plan.action {
@@ -221,7 +224,14 @@ impl Run<'_> {
             TableAction::Full => self.copy_table(&mut load, CopyKind::Full, state, out)?,
             TableAction::Backfill => self.copy_table(&mut load, CopyKind::Backfill, state, out)?,
         };
-        let seconds = finish_stream(out, state, &load.stats, Subject::Table(&spec.key), started)?;
+        let seconds = finish_stream(
+            out,
+            state,
+            &load.stats,
+            &load.counter,
+            Subject::Table(&spec.key),
+            started,
+        )?;
         let retries = load.budget.retries;
         info!(table = %spec.key, stream = %plan.stream, load = plan.action.as_str(), records, retries, seconds, begin = %timestamp_text(begin), end = %timestamp_text(end), "Table loaded.");
         Ok(Some(TableSummary {

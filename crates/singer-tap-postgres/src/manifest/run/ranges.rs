@@ -171,6 +171,7 @@ impl Run<'_> {
             key_columns: &key_columns,
             suffix: &load.suffix,
             version,
+            counter: &load.counter,
         };
         let stats = &mut load.stats;
         let mut span = Span::default();
