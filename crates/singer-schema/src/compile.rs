@@ -157,40 +157,16 @@ impl Rewrite<'_> {
         let exclusive_minimum = number(map, "exclusiveMinimum")?;
         let exclusive_maximum = number(map, "exclusiveMaximum")?;
         let multiple_of = number(map, "multipleOf")?;
-        let mut bounds = Vec::new();
-        for (limit, exclusive, is_max) in [
-            (minimum, &exclusive_minimum, false),
-            (maximum, &exclusive_maximum, true),
-        ] {
-            if let Some(limit) = limit {
-                // Draft 4: a boolean `exclusive*` modifies its bound.
-                let exclusive = matches!(exclusive, Some(Value::Bool(true)));
-                bounds.push(json!([limit, is_max, exclusive]));
-            }
-        }
-        for (exclusive, is_max) in [(exclusive_minimum, false), (exclusive_maximum, true)] {
-            // Draft 6+: a numeric `exclusive*` is a bound of its own.
-            if let Some(limit @ Value::Number(_)) = exclusive {
-                bounds.push(json!([limit, is_max, true]));
-            }
-        }
-        if let Some(Value::Number(n)) = &multiple_of {
-            let valid = Decimal::parse(n.as_str())
-                .is_some_and(|d| !d.is_negative() && !d.is_zero() && d.coefficient().is_some());
-            if !valid {
-                return Err(self.invalid(
-                    &format!("{pointer}/multipleOf"),
-                    format!(
-                        "multipleOf must be a positive number with at most {MAX_DIVISOR_DIGITS} significant digits, found {n}"
-                    ),
-                ));
-            }
-        }
-        if !bounds.is_empty() || multiple_of.is_some() {
-            map.insert(
-                NUMBER_KEYWORD.to_owned(),
-                json!({"bounds": bounds, "multipleOf": multiple_of}),
-            );
+        let keyword = number_keyword(
+            minimum,
+            maximum,
+            exclusive_minimum,
+            exclusive_maximum,
+            multiple_of,
+        )
+        .map_err(|reason| self.invalid(&format!("{pointer}/multipleOf"), reason))?;
+        if let Some(keyword) = keyword {
+            map.insert(NUMBER_KEYWORD.to_owned(), keyword);
         }
         Ok(())
     }
@@ -276,7 +252,56 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// The value of [`NUMBER_KEYWORD`] for a schema's `minimum`, `maximum`,
+/// `exclusiveMinimum`, `exclusiveMaximum` (a number, or a draft-4 boolean)
+/// and `multipleOf`, as taken from it; `None` when there are none. The
+/// validator's rewrite and the fast path both build their check from this.
+///
+/// # Errors
+///
+/// Why `multipleOf` is not a usable divisor.
+pub(crate) fn number_keyword(
+    minimum: Option<Value>,
+    maximum: Option<Value>,
+    exclusive_minimum: Option<Value>,
+    exclusive_maximum: Option<Value>,
+    multiple_of: Option<Value>,
+) -> std::result::Result<Option<Value>, String> {
+    let mut bounds = Vec::new();
+    for (limit, exclusive, is_max) in [
+        (minimum, &exclusive_minimum, false),
+        (maximum, &exclusive_maximum, true),
+    ] {
+        if let Some(limit) = limit {
+            // Draft 4: a boolean `exclusive*` modifies its bound.
+            let exclusive = matches!(exclusive, Some(Value::Bool(true)));
+            bounds.push(json!([limit, is_max, exclusive]));
+        }
+    }
+    for (exclusive, is_max) in [(exclusive_minimum, false), (exclusive_maximum, true)] {
+        // Draft 6+: a numeric `exclusive*` is a bound of its own.
+        if let Some(limit @ Value::Number(_)) = exclusive {
+            bounds.push(json!([limit, is_max, true]));
+        }
+    }
+    if let Some(Value::Number(n)) = &multiple_of {
+        let valid = Decimal::parse(n.as_str())
+            .is_some_and(|d| !d.is_negative() && !d.is_zero() && d.coefficient().is_some());
+        if !valid {
+            return Err(format!(
+                "multipleOf must be a positive number with at most {MAX_DIVISOR_DIGITS} significant digits, found {n}"
+            ));
+        }
+    }
+    if bounds.is_empty() && multiple_of.is_none() {
+        return Ok(None);
+    }
+    let multiple_of = multiple_of.unwrap_or(Value::Null);
+    Ok(Some(json!({"bounds": bounds, "multipleOf": multiple_of})))
+}
+
 /// One numeric bound, on the limit's exact text.
+#[derive(Debug, Clone)]
 struct Bound {
     limit: String,
     is_max: bool,
@@ -309,13 +334,14 @@ impl Bound {
 }
 
 /// [`NUMBER_KEYWORD`]: exact bounds and `multipleOf`.
-struct NumberCheck {
+#[derive(Debug, Clone)]
+pub(crate) struct NumberCheck {
     bounds: Vec<Bound>,
     multiple_of: Option<String>,
 }
 
 impl NumberCheck {
-    fn from_value(value: &Value) -> Option<Self> {
+    pub(crate) fn from_value(value: &Value) -> Option<Self> {
         let bounds = value
             .get("bounds")?
             .as_array()?
@@ -344,7 +370,12 @@ impl NumberCheck {
         let Value::Number(n) = instance else {
             return None;
         };
-        let Some(value) = Decimal::parse(n.as_str()) else {
+        self.failure_text(n.as_str())
+    }
+
+    /// As [`NumberCheck::failure`], on a JSON number's text.
+    pub(crate) fn failure_text(&self, text: &str) -> Option<String> {
+        let Some(value) = Decimal::parse(text) else {
             return Some("a finite number".to_owned());
         };
         if let Some(bound) = self.bounds.iter().find(|b| !b.holds(&value)) {

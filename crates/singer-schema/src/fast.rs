@@ -7,8 +7,14 @@
 //! [`crate::format_text_matches`], `x-singer.decimal` with
 //! `precision`/`scale` through [`crate::decimal_text_fits`]), and
 //! `items` of the same kind, `anyOf` of such checks and `enum` of strings;
-//! at the top level `properties`, `required` and
-//! `additionalProperties: false`. A schema using any other keyword gets no
+//! what pipelinewise and the Meltano SDK taps add: `minimum`, `maximum`,
+//! `exclusiveMinimum`/`exclusiveMaximum` (draft 4 booleans or draft 6
+//! numbers) and `multipleOf`, checked exactly on the number's text by the
+//! validator's own check, `minLength`/`maxLength` (in characters), and
+//! nested objects' `properties`, `required` and
+//! `additionalProperties: false`; at the top level `properties`,
+//! `required` and `additionalProperties: false`. A schema using any other
+//! keyword gets no
 //! fast path. When the fast path passes a record, the full validator would
 //! too; when it does not (or is unsure, e.g. `1.0` for an integer), the
 //! caller (the target driver) validates the record with
@@ -16,7 +22,10 @@
 //! path only ever saves time. It lives beside the validator so that this
 //! invariant is kept in one crate, by the generated-values test below.
 
+use crate::compile::{NumberCheck, number_keyword};
 use crate::{ValidationConfig, decimal_text_fits, format_text_matches};
+use std::collections::BTreeMap;
+
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -55,6 +64,49 @@ pub struct Check {
     /// passes if its raw text is one of them (an escaped spelling of the
     /// same string is left to the validator).
     one_of_texts: Option<Vec<String>>,
+    /// `minimum`/`maximum`/`exclusive*`/`multipleOf`: the validator's own
+    /// exact check, on the number's text.
+    number: Option<NumberCheck>,
+    /// `minLength`/`maxLength`, in characters.
+    length: Option<(Option<u64>, Option<u64>)>,
+    /// `properties` (with `required`, `additionalProperties: false`) of a
+    /// nested object.
+    object: Option<Box<ObjectCheck>>,
+}
+
+/// The fast path of a nested object's `properties`.
+#[derive(Debug, Clone)]
+struct ObjectCheck {
+    properties: Vec<(String, Check)>,
+    required: Vec<String>,
+    closed: bool,
+}
+
+impl ObjectCheck {
+    const fn empty() -> Self {
+        Self {
+            properties: Vec::new(),
+            required: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Whether the object text `text` certainly passes.
+    fn passes(&self, text: &str) -> bool {
+        // Keys with escapes cannot be borrowed: left to the validator.
+        let Ok(members) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) else {
+            return false;
+        };
+        self.required
+            .iter()
+            .all(|name| members.contains_key(name.as_str()))
+            && members.iter().all(|(name, value)| {
+                match self.properties.iter().find(|(n, _)| n == name) {
+                    Some((_, check)) => check.passes(value),
+                    None => !self.closed,
+                }
+            })
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -191,10 +243,16 @@ impl Check {
             items: None,
             any_of: None,
             one_of_texts: None,
+            number: None,
+            length: None,
+            object: None,
         };
         let mut precision = None;
         let mut scale = None;
         let mut decimal = false;
+        let mut numeric: [Option<Value>; 5] = Default::default();
+        let (mut min_length, mut max_length) = (None, None);
+        let mut object: Option<ObjectCheck> = None;
         for (key, value) in map {
             match key.as_str() {
                 "type" => check.types = types(value)?,
@@ -232,10 +290,71 @@ impl Check {
                             .collect::<Option<Vec<_>>>()?,
                     );
                 }
+                // The validator's exact numeric keywords (draft 4's boolean
+                // `exclusive*` included).
+                keyword @ ("minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum"
+                | "multipleOf") => {
+                    let slot = match keyword {
+                        "minimum" => 0,
+                        "maximum" => 1,
+                        "exclusiveMinimum" => 2,
+                        "exclusiveMaximum" => 3,
+                        _ => 4,
+                    };
+                    let valid = value.is_number()
+                        || (value.is_boolean() && keyword.starts_with("exclusive"));
+                    if !valid {
+                        return None;
+                    }
+                    *numeric.get_mut(slot)? = Some(value.clone());
+                }
+                "minLength" => min_length = Some(value.as_u64()?),
+                "maxLength" => max_length = Some(value.as_u64()?),
+                "properties" => {
+                    let properties = value
+                        .as_object()?
+                        .iter()
+                        .map(|(name, p)| Some((name.clone(), Self::compile(p, config, depth + 1)?)))
+                        .collect::<Option<Vec<_>>>()?;
+                    object.get_or_insert_with(ObjectCheck::empty).properties = properties;
+                }
+                "required" => {
+                    let names = value
+                        .as_array()?
+                        .iter()
+                        .map(|n| n.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()?;
+                    object.get_or_insert_with(ObjectCheck::empty).required = names;
+                }
+                "additionalProperties" => {
+                    object.get_or_insert_with(ObjectCheck::empty).closed = !value.as_bool()?;
+                }
                 other if ANNOTATIONS.contains(&other) => {}
                 _ => return None,
             }
         }
+        let [
+            minimum,
+            maximum,
+            exclusive_minimum,
+            exclusive_maximum,
+            multiple_of,
+        ] = numeric;
+        if let Some(keyword) = number_keyword(
+            minimum,
+            maximum,
+            exclusive_minimum,
+            exclusive_maximum,
+            multiple_of,
+        )
+        .ok()?
+        {
+            check.number = Some(NumberCheck::from_value(&keyword)?);
+        }
+        if min_length.is_some() || max_length.is_some() {
+            check.length = Some((min_length, max_length));
+        }
+        check.object = object.map(Box::new);
         if decimal {
             // The validator accepts a decimal as a string or a number.
             if check.types & STRING != 0 {
@@ -272,7 +391,7 @@ impl Check {
                 if self.types & STRING == 0 {
                     return false;
                 }
-                if self.format.is_none() && self.decimal.is_none() {
+                if self.format.is_none() && self.decimal.is_none() && self.length.is_none() {
                     return true;
                 }
                 let content: std::borrow::Cow<'_, str> =
@@ -289,7 +408,12 @@ impl Check {
                     Some(Format::Date) => format_text_matches("date", &content),
                     Some(Format::Time) => format_text_matches("time", &content),
                 };
+                let length_ok = self.length.is_none_or(|(min, max)| {
+                    let chars = u64::try_from(content.chars().count()).unwrap_or(u64::MAX);
+                    min.is_none_or(|min| chars >= min) && max.is_none_or(|max| chars <= max)
+                });
                 format_ok
+                    && length_ok
                     && self
                         .decimal
                         .is_none_or(|(p, s)| decimal_text_fits(&content, true, p, s))
@@ -309,8 +433,14 @@ impl Check {
                     && self
                         .decimal
                         .is_none_or(|(p, s)| decimal_text_fits(text, false, p, s))
+                    && self
+                        .number
+                        .as_ref()
+                        .is_none_or(|n| n.failure_text(text).is_none())
             }
-            Some(b'{') => self.types & OBJECT != 0,
+            Some(b'{') => {
+                self.types & OBJECT != 0 && self.object.as_ref().is_none_or(|o| o.passes(text))
+            }
             Some(b'[') => {
                 if self.types & ARRAY == 0 {
                     return false;
@@ -349,6 +479,16 @@ mod tests {
             "f": {"anyOf": [{"type": ["number", "null"]}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]},
             "e": {"type": "string", "enum": ["x", "a\"b"]},
             "m": {"type": ["array", "null"], "items": {"anyOf": [{"type": ["string", "null"]}, {"type": "array"}]}},
+            // What pipelinewise and the Meltano SDK taps emit: numerics as
+            // numbers with multipleOf and bounds, varchar lengths, nested
+            // objects.
+            "pw": {"type": ["null", "number"], "multipleOf": 0.01, "minimum": -1000, "maximum": 1000, "exclusiveMaximum": true},
+            "mo": {"type": ["null", "integer"], "multipleOf": 2, "exclusiveMinimum": -2},
+            "len": {"type": ["null", "string"], "maxLength": 3, "minLength": 1},
+            "obj": {"type": ["null", "object"], "properties": {
+                "id": {"type": "integer", "minimum": 0},
+                "at": {"type": ["null", "string"], "format": "date-time"},
+            }, "required": ["id"], "additionalProperties": false},
         }, "required": ["i"]});
         let config = ValidationConfig::default();
         let fast = FastSchema::compile(&schema, &config).expect("covered");
@@ -384,6 +524,25 @@ mod tests {
             "\"\\u004EaN\"",
             "[[\"a\"],[null]]",
             "[\"a\",null]",
+            "1000",
+            "999.99",
+            "-1000",
+            "-1000.01",
+            "0.015",
+            "4",
+            "-2",
+            "\"abcd\"",
+            "\"ab\"",
+            "\"ééé\"",
+            "\"éééé\"",
+            "\"\\u00e9\\u00e9\\u00e9\"",
+            "{\"id\":1}",
+            "{\"id\":-1}",
+            "{\"id\":1,\"at\":\"2024-05-01T12:00:00Z\"}",
+            "{\"id\":1,\"at\":\"2024-13-01T12:00:00Z\"}",
+            "{\"id\":1,\"extra\":true}",
+            "{\"at\":null}",
+            "{\"\\u0069d\":1}",
         ];
         let names: Vec<&str> = fast_names(&schema);
         let mut passed = 0;
@@ -414,13 +573,28 @@ mod tests {
         assert!(!fast.checks[index("f")].passes(&raw("\"nan\"")));
         assert!(fast.checks[index("m")].passes(&raw("[[\"a\"],[null]]")));
         assert!(!fast.checks[index("e")].passes(&raw("\"y\"")));
+        // The numeric keywords, lengths and nested objects are covered.
+        assert!(fast.checks[index("pw")].passes(&raw("999.99")));
+        assert!(!fast.checks[index("pw")].passes(&raw("1000")));
+        assert!(!fast.checks[index("pw")].passes(&raw("0.015")));
+        assert!(fast.checks[index("mo")].passes(&raw("4")));
+        assert!(!fast.checks[index("mo")].passes(&raw("-2")));
+        assert!(fast.checks[index("len")].passes(&raw("\"ééé\"")));
+        assert!(fast.checks[index("len")].passes(&raw("\"\\u00e9\\u00e9\\u00e9\"")));
+        assert!(!fast.checks[index("len")].passes(&raw("\"abcd\"")));
+        assert!(
+            fast.checks[index("obj")].passes(&raw("{\"id\":1,\"at\":\"2024-05-01T12:00:00Z\"}"))
+        );
+        assert!(!fast.checks[index("obj")].passes(&raw("{\"id\":1,\"extra\":true}")));
+        assert!(!fast.checks[index("obj")].passes(&raw("{\"at\":null}")));
         assert!(
             passed > 60,
             "the fast path should pass most valid values, passed {passed}"
         );
         // Keywords it does not cover turn it off.
         assert!(
-            FastSchema::compile(&json!({"properties": {"a": {"maxLength": 3}}}), &config).is_none()
+            FastSchema::compile(&json!({"properties": {"a": {"pattern": "^a"}}}), &config)
+                .is_none()
         );
         assert!(
             FastSchema::compile(&json!({"properties": {"a": {"anyOf": []}}}), &config).is_none()
@@ -430,6 +604,19 @@ mod tests {
         );
         assert!(
             FastSchema::compile(&json!({"properties": {"a": {"$ref": "#/x"}}}), &config).is_none()
+        );
+        // A multipleOf the validator refuses, or an object schema as
+        // additionalProperties, turn it off too.
+        assert!(
+            FastSchema::compile(&json!({"properties": {"a": {"multipleOf": 0}}}), &config)
+                .is_none()
+        );
+        assert!(
+            FastSchema::compile(
+                &json!({"properties": {"a": {"properties": {}, "additionalProperties": {"type": "string"}}}}),
+                &config
+            )
+            .is_none()
         );
         assert!(FastSchema::compile(&json!({"$schema": "x", "properties": {}}), &config).is_none());
     }
@@ -444,6 +631,9 @@ mod tests {
             "m": {"type": ["array", "null"], "items": {"anyOf": [{"type": ["integer", "null"]}, {"type": "array"}]}},
             "d": {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "enum": ["infinity"]}]},
             "x": {"anyOf": [{"type": ["string", "null"], "format": "x-singer.decimal", "precision": 5, "scale": 2}, {"type": "boolean"}]},
+            "pw": {"type": ["null", "number"], "multipleOf": 0.5, "minimum": -7, "maximum": 1000},
+            "len": {"type": ["null", "string", "array"], "maxLength": 4, "items": {"type": "integer", "exclusiveMinimum": 0}},
+            "obj": {"type": ["null", "object", "array"], "properties": {"a": {"type": "array", "items": {"type": ["integer", "null"]}}}, "required": ["a"]},
         }});
         let config = ValidationConfig::default();
         let fast = FastSchema::compile(&schema, &config).expect("covered");
