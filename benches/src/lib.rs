@@ -70,9 +70,46 @@ const WORDS: &[&str] = &[
 /// STATE, one message per line.
 #[must_use]
 pub fn issues_stream(records: usize) -> Vec<u8> {
+    issues_stream_shaped(records, Shape::TapPostgres)
+}
+
+/// Whose SCHEMA the generated stream carries; the records are the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// tap-postgres's: `x-singer.decimal` strings, formats, plain objects.
+    TapPostgres,
+    /// pipelinewise's and the Meltano SDK taps': numerics as numbers with
+    /// `multipleOf` and exclusive bounds, `maxLength` on strings, a nested
+    /// object with `properties`, string arrays, date-time formats.
+    Sdk,
+}
+
+/// The SCHEMA line of [`Shape::Sdk`].
+const SDK_SCHEMA: &str = concat!(
+    r#"{"type":"SCHEMA","stream":"issues","schema":{"type":"object","properties":{"#,
+    r#""id":{"type":["integer"],"minimum":-9223372036854775808,"maximum":9223372036854775807},"#,
+    r#""project_id":{"type":["null","integer"],"minimum":-2147483648,"maximum":2147483647},"#,
+    r#""title":{"type":["null","string"],"maxLength":255},"description":{"type":["null","string"]},"#,
+    r#""weight":{"type":["null","number"],"multipleOf":1e-9,"minimum":-1e29,"maximum":1e29,"exclusiveMinimum":true,"exclusiveMaximum":true},"#,
+    r#""created_at":{"type":["string"],"format":"date-time"},"updated_at":{"type":["string"],"format":"date-time"},"#,
+    r#""closed_at":{"type":["null","string"],"format":"date-time"},"confidential":{"type":["boolean"]},"#,
+    r#""state_id":{"type":["integer"],"minimum":-32768,"maximum":32767},"time_estimate":{"type":["null","number"]},"#,
+    r#""labels":{"type":["null","array"],"items":{"type":["string"]}},"#,
+    r#""author":{"type":["null","object"],"properties":{"id":{"type":["null","integer"]},"username":{"type":["null","string"],"maxLength":255},"bot":{"type":["null","boolean"]},"tz":{"type":["null","string"]}}},"#,
+    r#""iid":{"type":["integer"],"minimum":-9223372036854775808,"maximum":9223372036854775807},"due_date":{"type":["null","string"],"format":"date"}}},"#,
+    r#""key_properties":["id"],"bookmark_properties":["updated_at"]}"#,
+    "\n"
+);
+
+/// [`issues_stream`] with the SCHEMA of `shape`.
+#[must_use]
+pub fn issues_stream_shaped(records: usize, shape: Shape) -> Vec<u8> {
     let mut rng = Rng::new(42);
     let mut out = String::with_capacity(records * 600);
-    out.push_str(concat!(
+    if shape == Shape::Sdk {
+        out.push_str(SDK_SCHEMA);
+    } else {
+        out.push_str(concat!(
         r#"{"type":"SCHEMA","stream":"issues","schema":{"type":"object","properties":{"#,
         r#""id":{"type":"integer"},"project_id":{"type":["null","integer"]},"title":{"type":["null","string"]},"#,
         r#""description":{"type":["null","string"]},"weight":{"type":["null","string"],"format":"x-singer.decimal","precision":38,"scale":9},"#,
@@ -83,6 +120,7 @@ pub fn issues_stream(records: usize) -> Vec<u8> {
         r#""key_properties":["id"],"bookmark_properties":["updated_at"]}"#,
         "\n"
     ));
+    }
     for id in 0..records {
         let word = |rng: &mut Rng| rng.pick(WORDS);
         let _ = write!(
@@ -189,6 +227,11 @@ mod tests {
             .collect::<Result<_, _>>()
             .expect("valid stream");
         assert_eq!(messages.len(), 202);
+        let sdk: Vec<_> =
+            singer_protocol::Reader::new(issues_stream_shaped(200, Shape::Sdk).as_slice())
+                .collect::<Result<_, _>>()
+                .expect("valid stream");
+        assert_eq!(sdk.len(), 202);
         assert_eq!(timestamp(0, 5), "1970-01-01T00:00:00.000005+00:00");
         assert_eq!(
             timestamp(1_700_000_000, 0),

@@ -1,5 +1,7 @@
 //! Writes [`benches::issues_stream`] to stdout: `issues-stream N > issues.jsonl`
-//! (the input of `benches/target-csv-vs-python.sh`).
+//! (the input of `benches/target-csv-vs-python.sh`); `issues-stream N sdk`
+//! writes it with the SCHEMA pipelinewise and the Meltano SDK taps emit
+//! ([`benches::Shape::Sdk`]).
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -9,6 +11,10 @@ fn main() -> ExitCode {
         .nth(1)
         .and_then(|n| n.replace('_', "").parse::<usize>().ok())
         .unwrap_or(1_000_000);
+    let shape = match std::env::args().nth(2).as_deref() {
+        Some("sdk") => benches::Shape::Sdk,
+        _ => benches::Shape::TapPostgres,
+    };
     #[expect(
         clippy::disallowed_methods,
         reason = "a generator whose output is stdout"
@@ -20,7 +26,7 @@ fn main() -> ExitCode {
     let mut done = 0;
     while done < records {
         let n = SLICE.min(records - done);
-        let mut text = benches::issues_stream(n);
+        let mut text = benches::issues_stream_shaped(n, shape);
         if done > 0 {
             // Drop the SCHEMA line after the first slice.
             let first_newline = text.iter().position(|b| *b == b'\n').map_or(0, |p| p + 1);
