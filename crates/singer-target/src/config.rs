@@ -7,7 +7,10 @@ use singer_schema::{FlatteningConfig, ValidationConfig};
 
 /// When a stream's open batch closes (is written to the loader): on the
 /// first of `max_records`, `max_bytes` and `max_age` (the age of its first
-/// record). Memory per stream is bounded by `max_bytes` plus one record.
+/// record). Memory per stream is bounded by `max_bytes` plus one record,
+/// and across streams by `max_total_bytes`: past it, the largest open
+/// batches are written (not committed: the STATE rule is unchanged) until
+/// the total is under it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchConfig {
     /// Rows per batch (default 100,000).
@@ -17,6 +20,10 @@ pub struct BatchConfig {
     pub max_bytes: usize,
     /// Age of a batch's first record after which it closes (default 60 s).
     pub max_age: Duration,
+    /// Estimated bytes of all streams' open batches together (default
+    /// 256 MiB): many interleaved streams (a manifest run of 120 tables)
+    /// stay within it.
+    pub max_total_bytes: usize,
 }
 
 impl BatchConfig {
@@ -27,6 +34,7 @@ impl BatchConfig {
             max_records: 100_000,
             max_bytes: 32 * 1024 * 1024,
             max_age: Duration::from_secs(60),
+            max_total_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -187,6 +195,11 @@ singer_protocol::settings! {
             Integer("Bytes per batch (memory bound per stream).").default_value("33554432"),
         batch_max_age_seconds: u64 =
             Integer("Seconds before a batch is written.").default_value("60"),
+        batch_max_total_bytes: usize = Integer(
+            "Bytes of all streams' open batches together (the memory bound across streams); past \
+             it the largest batches are written early."
+        )
+        .default_value("268435456"),
         metrics_interval_seconds: u64 =
             Integer("Seconds between METRIC lines (at least 1).").default_value("60"),
         max_line_bytes: usize = Integer(
@@ -206,6 +219,7 @@ impl DriverSettings {
                 max_records: self.batch_size_rows,
                 max_bytes: self.batch_max_bytes,
                 max_age: Duration::from_secs(self.batch_max_age_seconds),
+                max_total_bytes: self.batch_max_total_bytes.max(1),
             })
             .with_validate(self.validate_records)
             .with_validation(ValidationConfig::new().with_policy(self.validation_policy))
@@ -230,6 +244,7 @@ mod tests {
         let config = settings.driver_config();
         let defaults = DriverConfig::default();
         assert_eq!(config.batch, defaults.batch);
+        assert_eq!(config.batch.max_total_bytes, 256 * 1024 * 1024);
         assert_eq!(config.validate, defaults.validate);
         assert_eq!(config.add_record_metadata, defaults.add_record_metadata);
         assert_eq!(config.flattening, defaults.flattening);

@@ -50,6 +50,10 @@ pub struct Summary {
     pub states: u64,
     /// Records loaded per stream, in the order streams first appeared.
     pub streams: Vec<(String, u64)>,
+    /// The most the open batches of all streams held at once (estimated
+    /// bytes, [`crate::Batch::byte_size`]); at most
+    /// [`crate::BatchConfig::max_total_bytes`] plus one record.
+    pub peak_buffered_bytes: usize,
     /// Wall time of the run.
     pub elapsed: Duration,
 }
@@ -96,6 +100,8 @@ pub struct Driver<L: Loader> {
     line: u64,
     sequence: u64,
     summary: Summary,
+    /// Estimated bytes of all open batches (the sum of their `byte_size`).
+    buffered: usize,
 }
 
 impl<L: Loader> std::fmt::Debug for Driver<L> {
@@ -131,6 +137,7 @@ impl<L: Loader> Driver<L> {
             line: 0,
             sequence: 0,
             summary: Summary::default(),
+            buffered: 0,
         }
     }
 
@@ -346,7 +353,12 @@ impl<L: Loader> Driver<L> {
             });
         };
         stream.batch.set_version(record.version);
-        if !stream.push(record, line, &context)? {
+        let before = stream.batch.byte_size();
+        let pushed = stream.push(record, line, &context)?;
+        let grown = stream.batch.byte_size().saturating_sub(before);
+        self.buffered = self.buffered.saturating_add(grown);
+        self.summary.peak_buffered_bytes = self.summary.peak_buffered_bytes.max(self.buffered);
+        if !pushed {
             self.summary.skipped += 1;
             return Ok(());
         }
@@ -370,6 +382,37 @@ impl<L: Loader> Driver<L> {
             self.write_stream(&record.stream)?;
             if self.commit_due() && self.covered() {
                 self.checkpoint(out)?;
+            }
+        }
+        if self.buffered > self.config.batch.max_total_bytes {
+            self.relieve()?;
+            if self.commit_due() && self.covered() {
+                self.checkpoint(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the largest open batches until all of them together are
+    /// under [`crate::BatchConfig::max_total_bytes`] again, giving their
+    /// buffers back: many interleaved streams stay within one memory bound.
+    /// Written rows are only staged; STATE still waits for the commit.
+    fn relieve(&mut self) -> Result<()> {
+        while self.buffered > self.config.batch.max_total_bytes {
+            let largest = self
+                .streams
+                .iter()
+                .filter(|(_, s)| !s.batch.is_empty())
+                .max_by_key(|(_, s)| s.batch.byte_size())
+                .map(|(name, _)| name.clone());
+            let Some(name) = largest else {
+                self.buffered = 0;
+                break;
+            };
+            debug!(stream = %name, buffered = self.buffered, "Open batches over batch_max_total_bytes: writing the largest.");
+            self.write_stream(&name)?;
+            if let Some(stream) = self.streams.get_mut(&name) {
+                stream.batch.release();
             }
         }
         Ok(())
@@ -504,6 +547,7 @@ impl<L: Loader> Driver<L> {
 
     /// Writes the stream's open batch (if any).
     fn write_stream(&mut self, name: &str) -> Result<()> {
+        let open_streams = self.streams.len();
         let Some(stream) = self.streams.get_mut(name) else {
             return Ok(());
         };
@@ -532,7 +576,15 @@ impl<L: Loader> Driver<L> {
         let (first, last) = stream.batch.lines();
         debug!(stream = %name, rows = stream.batch.len(), first_line = first, last_line = last, "Batch written.");
         stream.counts.batches += 1;
-        stream.batch.clear();
+        self.buffered = self.buffered.saturating_sub(stream.batch.byte_size());
+        // Each stream keeps its buffers for the next batch only while all of
+        // them together stay within the cross-stream bound.
+        let share = self.config.batch.max_total_bytes / open_streams.max(1);
+        if stream.batch.retained_bytes() > share {
+            stream.batch.release();
+        } else {
+            stream.batch.clear();
+        }
         stream.opened = None;
         self.summary.batches += 1;
         self.dirty = true;

@@ -212,6 +212,20 @@ impl Batch {
         self.text.len() + self.cells.len() * 8
     }
 
+    /// The bytes the batch's buffers hold on to (their capacity), even
+    /// when empty.
+    #[must_use]
+    pub fn retained_bytes(&self) -> usize {
+        self.text.capacity() + self.cells.capacity() * 8
+    }
+
+    /// Empties the batch and gives its buffers back to the allocator.
+    pub fn release(&mut self) {
+        self.clear();
+        self.text = String::new();
+        self.cells = Vec::new();
+    }
+
     /// The input lines of the first and last record in the batch.
     #[must_use]
     pub fn lines(&self) -> (u64, u64) {

@@ -11,5 +11,6 @@
 mod support;
 
 mod errors;
+mod memory;
 mod schema_changes;
 mod state;
