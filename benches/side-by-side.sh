@@ -30,13 +30,25 @@
 #
 #   benches/side-by-side.sh                       # 1,000,000 rows
 #   ROWS=100000 RUNS=5 PEER_RUNS=3 benches/side-by-side.sh
+#   benches/side-by-side.sh --quick               # COPY, our tap and pipe, Sling (~1 min)
+#
+# Every mode ends with the pipe's ratios against its limits: pipe / COPY
+# wall time, target-csv CPU / tap-postgres CPU inside the pipe, Sling /
+# our pipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 started=$SECONDS
 
+if [[ ${1:-} == --quick ]]; then
+  export QUICK=1
+  peers=(sling)
+else
+  peers=(pw-tap ml-tap csv-target sling)
+fi
+
 scripts/setup
-for tool in pw-tap ml-tap csv-target sling; do
+for tool in "${peers[@]}"; do
   scripts/py-venv "$tool"
 done
 venv=$root/target/e2e/venv
@@ -47,6 +59,7 @@ cargo build --release -q -p tap-postgres -p target-csv
 export SIDE_BY_SIDE_TAP=$root/target/release/tap-postgres
 export SIDE_BY_SIDE_TARGET_CSV=$root/target/release/target-csv
 export SIDE_BY_SIDE_PW_TAP=$venv/pw-tap/bin/tap-postgres
+# (QUICK: the Python peers are not installed and not run.)
 export SIDE_BY_SIDE_ML_TAP=$venv/ml-tap/bin/tap-postgres
 export SIDE_BY_SIDE_PY_TARGET_CSV=$venv/csv-target/bin/target-csv
 export SIDE_BY_SIDE_SLING=$sling

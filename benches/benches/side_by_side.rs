@@ -96,6 +96,9 @@ impl Contender {
         Self::Sling,
     ];
 
+    /// `QUICK=1`: the ratios of issue #14 without the Python peers.
+    const QUICK: [Self; 4] = [Self::Copy, Self::Tap, Self::TapToCsv, Self::Sling];
+
     const fn label(self) -> &'static str {
         match self {
             Self::Copy => "COPY (FORMAT binary) via psql",
@@ -138,6 +141,8 @@ impl Contender {
 struct Sample {
     seconds: f64,
     rss_kib: Vec<(&'static str, u64)>,
+    /// CPU seconds (user + system) per process, in the order of `rss_kib`.
+    cpu: Vec<f64>,
 }
 
 /// Paths and settings every run needs.
@@ -166,6 +171,9 @@ fn main() {
     let peer_runs = env_number("PEER_RUNS")
         .map_or(PEER_RUNS, |n| n as usize)
         .max(1);
+    // QUICK=1: our pipe, COPY and Sling only (about a minute), no Python.
+    let quick = std::env::var_os("QUICK").is_some_and(|v| !v.is_empty());
+    let peer_tool = |var: &str| if quick { PathBuf::new() } else { tool(var) };
     let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL");
     let db = cluster.create_database("side_by_side").expect("database");
     let dir = std::env::temp_dir().join(format!("side-by-side-{}", std::process::id()));
@@ -196,17 +204,22 @@ fn main() {
         ),
         tap: tool("SIDE_BY_SIDE_TAP"),
         target_csv: tool("SIDE_BY_SIDE_TARGET_CSV"),
-        pw_tap: tool("SIDE_BY_SIDE_PW_TAP"),
-        ml_tap: tool("SIDE_BY_SIDE_ML_TAP"),
-        py_target_csv: tool("SIDE_BY_SIDE_PY_TARGET_CSV"),
+        pw_tap: peer_tool("SIDE_BY_SIDE_PW_TAP"),
+        ml_tap: peer_tool("SIDE_BY_SIDE_ML_TAP"),
+        py_target_csv: peer_tool("SIDE_BY_SIDE_PY_TARGET_CSV"),
         sling: tool("SIDE_BY_SIDE_SLING"),
         db,
         dir,
     };
     bench.write_configs(&columns);
 
+    let contenders: &[Contender] = if quick {
+        &Contender::QUICK
+    } else {
+        &Contender::ALL
+    };
     let mut samples: Vec<(Contender, Vec<Sample>)> =
-        Contender::ALL.iter().map(|&c| (c, Vec::new())).collect();
+        contenders.iter().map(|&c| (c, Vec::new())).collect();
     for round in 0..runs.max(peer_runs) {
         for (contender, done) in &mut samples {
             let wanted = if contender.is_python() {
@@ -264,6 +277,7 @@ fn main() {
             contender.ratio_note()
         );
     }
+    print_goals(&samples, &median_of);
     println!();
     println!(
         "Table load {load_seconds:.0} s; whole bench {:.0} s.",
@@ -319,6 +333,10 @@ impl Bench {
         }
         write(&self.path("ours-catalog.json"), &catalog.to_string());
 
+        if self.pw_tap.as_os_str().is_empty() {
+            // QUICK: no Python peers.
+            return;
+        }
         // pipelinewise: `selected` on the stream and on every column, and
         // `replication-method` in the stream's metadata.
         let mut catalog = self.discover(&self.pw_tap, "pw.json", &[]);
@@ -439,7 +457,7 @@ impl Bench {
     fn timed(&self, program: &Path, rss: &str) -> Command {
         let mut command = Command::new("/usr/bin/time");
         command
-            .args(["-f", "%M", "-o"])
+            .args(["-f", "%M %U %S", "-o"])
             .arg(self.path(rss))
             .arg(program);
         command
@@ -471,9 +489,11 @@ impl Bench {
             "{name} moved {counted} rows; see {}",
             log.display()
         );
+        let (rss, cpu) = read_time(&self.path(&format!("{name}.rss")));
         Sample {
             seconds,
-            rss_kib: vec![("", read_rss(&self.path(&format!("{name}.rss"))))],
+            rss_kib: vec![("", rss)],
+            cpu: vec![cpu],
         }
     }
 
@@ -531,15 +551,12 @@ impl Bench {
             target_log.display()
         );
         let _ = std::fs::remove_dir_all(&out);
+        let (tap_rss, tap_cpu) = read_time(&self.path(&format!("{name}-tap.rss")));
+        let (target_rss, target_cpu) = read_time(&self.path(&format!("{name}-target.rss")));
         Sample {
             seconds,
-            rss_kib: vec![
-                ("tap", read_rss(&self.path(&format!("{name}-tap.rss")))),
-                (
-                    "target",
-                    read_rss(&self.path(&format!("{name}-target.rss"))),
-                ),
-            ],
+            rss_kib: vec![("tap", tap_rss), ("target", target_rss)],
+            cpu: vec![tap_cpu, target_cpu],
         }
     }
 
@@ -579,9 +596,11 @@ impl Bench {
             log.display()
         );
         let _ = std::fs::remove_dir_all(&out);
+        let (rss, cpu) = read_time(&self.path("sling.rss"));
         Sample {
             seconds,
-            rss_kib: vec![("", read_rss(&self.path("sling.rss")))],
+            rss_kib: vec![("", rss)],
+            cpu: vec![cpu],
         }
     }
 }
@@ -640,12 +659,18 @@ fn check(status: ExitStatus, what: &str, log: &Path) {
     }
 }
 
-/// The peak RSS in KiB that `/usr/bin/time -f %M -o FILE` wrote.
-fn read_rss(file: &Path) -> u64 {
-    std::fs::read_to_string(file)
-        .ok()
-        .and_then(|text| text.lines().last().and_then(|l| l.trim().parse().ok()))
-        .expect("peak RSS from /usr/bin/time")
+/// The peak RSS in KiB and the CPU seconds (user + system) that
+/// `/usr/bin/time -f "%M %U %S" -o FILE` wrote.
+fn read_time(file: &Path) -> (u64, f64) {
+    let text = std::fs::read_to_string(file).expect("/usr/bin/time's output");
+    let fields: Vec<&str> = text
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let number = |i: usize| -> f64 { fields[i].parse().expect("a /usr/bin/time field") };
+    (number(0) as u64, number(1) + number(2))
 }
 
 /// RECORD messages in a Singer stream. Both spellings the taps use count:
@@ -747,6 +772,36 @@ fn load_average() -> String {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The pipe's ratios against its limits (issue #14's goals), from the
+/// medians of this run: pipe wall / COPY wall (goal <= 1.6), target-csv CPU
+/// / tap-postgres CPU inside the pipe (goal <= 1.2), Sling / our pipe
+/// (goal >= 6).
+fn print_goals(samples: &[(Contender, Vec<Sample>)], median_of: &dyn Fn(Contender) -> f64) {
+    let Some((_, pipe)) = samples.iter().find(|(c, _)| *c == Contender::TapToCsv) else {
+        return;
+    };
+    let cpu = |side: usize| median(pipe.iter().filter_map(|s| s.cpu.get(side).copied()).collect());
+    let (tap_cpu, target_cpu) = (cpu(0), cpu(1));
+    let pipe_wall = median_of(Contender::TapToCsv);
+    println!();
+    println!("| ratio | this run | goal |");
+    println!("|---|---:|---:|");
+    println!(
+        "| pipe wall / COPY binary wall | {:.2} | <= 1.6 |",
+        pipe_wall / median_of(Contender::Copy)
+    );
+    println!(
+        "| target-csv CPU / tap-postgres CPU in the pipe ({target_cpu:.2} s / {tap_cpu:.2} s) | {:.2} | <= 1.2 |",
+        target_cpu / tap_cpu
+    );
+    if samples.iter().any(|(c, _)| *c == Contender::Sling) {
+        println!(
+            "| Sling wall / our pipe wall | {:.2} | >= 6 |",
+            median_of(Contender::Sling) / pipe_wall
+        );
+    }
 }
 
 /// "6.8" for one process, "tap 6.8 + target 41.7" for a pipe; the largest
