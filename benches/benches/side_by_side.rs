@@ -782,7 +782,13 @@ fn print_goals(samples: &[(Contender, Vec<Sample>)], median_of: &dyn Fn(Contende
     let Some((_, pipe)) = samples.iter().find(|(c, _)| *c == Contender::TapToCsv) else {
         return;
     };
-    let cpu = |side: usize| median(pipe.iter().filter_map(|s| s.cpu.get(side).copied()).collect());
+    let cpu = |side: usize| {
+        median(
+            pipe.iter()
+                .filter_map(|s| s.cpu.get(side).copied())
+                .collect(),
+        )
+    };
     let (tap_cpu, target_cpu) = (cpu(0), cpu(1));
     let pipe_wall = median_of(Contender::TapToCsv);
     println!();
