@@ -11,7 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use singer_cli::{Exit, Stdout, init_logging};
+use singer_cli::{Exit, Stdout, init_logging_with_progress};
+use singer_protocol::Progress;
 use singer_protocol::{Catalog, TapArgs, load_config};
 use singer_protocol::{Flag, flag_value as value, lexopt};
 use singer_state::State;
@@ -133,9 +134,13 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => return singer_cli::bad_arguments(&e),
     };
-    init_logging(args.common.log_level.as_deref());
+    let terminal = singer_cli::TerminalProgress::on_terminal();
+    init_logging_with_progress(args.common.log_level.as_deref(), terminal.as_ref());
+    let progress = terminal
+        .as_ref()
+        .map(singer_cli::TerminalProgress::progress);
     let mut out = singer_cli::stdout();
-    let result = run(&args, &manifest_args, &mut out);
+    let result = run(&args, &manifest_args, progress.as_ref(), &mut out);
     singer_cli::finish(ABOUT.name, result, |cause| {
         let error = cause.downcast_ref::<singer_tap_postgres::Error>()?;
         if error.is_broken_pipe() {
@@ -148,7 +153,12 @@ fn main() -> ExitCode {
     })
 }
 
-fn run(args: &TapArgs, manifest_args: &ManifestArgs, out: &mut Stdout) -> anyhow::Result<()> {
+fn run(
+    args: &TapArgs,
+    manifest_args: &ManifestArgs,
+    progress: Option<&Progress>,
+    out: &mut Stdout,
+) -> anyhow::Result<()> {
     let common = &args.common;
     if common.help {
         out.write_text(&ABOUT.help(USAGE))?;
@@ -163,7 +173,7 @@ fn run(args: &TapArgs, manifest_args: &ManifestArgs, out: &mut Stdout) -> anyhow
         return Ok(());
     }
     if let Some(path) = &manifest_args.manifest {
-        return run_manifest(args, manifest_args, path, out);
+        return run_manifest(args, manifest_args, path, progress, out);
     }
     let loaded =
         load_config::<TapConfig>(&common.config, &ABOUT).context("loading configuration")?;
@@ -194,7 +204,8 @@ fn run(args: &TapArgs, manifest_args: &ManifestArgs, out: &mut Stdout) -> anyhow
         Some(path) => read_state(path)?,
         None => State::new(),
     };
-    let options = SyncOptions::from_config(&config)?;
+    let mut options = SyncOptions::from_config(&config)?;
+    options.progress = progress.cloned();
     let summaries = sync(&connector, &catalog, state, &options, out)?;
     let records: u64 = summaries.iter().map(|s| s.records).sum();
     info!(streams = summaries.len(), records, "Sync done.");
@@ -208,6 +219,7 @@ fn run_manifest(
     args: &TapArgs,
     margs: &ManifestArgs,
     path: &Path,
+    progress: Option<&Progress>,
     out: &mut Stdout,
 ) -> anyhow::Result<()> {
     // A file named on the command line that cannot be read is a usage
@@ -264,6 +276,7 @@ fn run_manifest(
     options.load_type = load_type;
     options.tables.clone_from(&margs.tables);
     options.sync = SyncOptions::from_config(&config)?;
+    options.sync.progress = progress.cloned();
     options.apply_env(env).map_err(|e| usage(chain(&e)))?;
     if let Some(text) = &margs.execution_date {
         options.execution_date =

@@ -25,10 +25,12 @@
 
 mod exit;
 mod logging;
+mod progress;
 #[cfg(feature = "target")]
 mod target;
 
 pub use exit::{Exit, bad_arguments, exit_status, finish, report};
-pub use logging::{Stdout, init_logging, stdout};
+pub use logging::{Stdout, init_logging, init_logging_with_progress, stdout};
+pub use progress::TerminalProgress;
 #[cfg(feature = "target")]
 pub use target::{TargetSpec, run_target};

@@ -10,7 +10,8 @@ use singer_target::{Driver, DriverConfig, Loader, Summary, register_signals};
 use tracing::{info, warn};
 
 use crate::exit::{Exit, bad_arguments, finish};
-use crate::logging::{Stdout, init_logging, stdout};
+use crate::logging::{Stdout, init_logging_with_progress, stdout};
+use crate::progress::TerminalProgress;
 
 /// What a target binary plugs into [`run_target`].
 pub struct TargetSpec<'a, C, L> {
@@ -34,9 +35,10 @@ pub fn run_target<C: DeserializeOwned, L: Loader>(spec: &TargetSpec<'_, C, L>) -
         Ok(args) => args,
         Err(e) => return bad_arguments(&e),
     };
-    init_logging(args.common.log_level.as_deref());
+    let terminal = TerminalProgress::on_terminal();
+    init_logging_with_progress(args.common.log_level.as_deref(), terminal.as_ref());
     let mut out = stdout();
-    let result = target_main(spec, &args, &mut out);
+    let result = target_main(spec, &args, terminal.as_ref(), &mut out);
     finish(spec.about.name, result, |cause| {
         if cause
             .downcast_ref::<singer_target::Error>()
@@ -54,6 +56,7 @@ pub fn run_target<C: DeserializeOwned, L: Loader>(spec: &TargetSpec<'_, C, L>) -
 fn target_main<C: DeserializeOwned, L: Loader>(
     spec: &TargetSpec<'_, C, L>,
     args: &TargetArgs,
+    terminal: Option<&TerminalProgress>,
     out: &mut Stdout,
 ) -> anyhow::Result<()> {
     let common = &args.common;
@@ -77,6 +80,9 @@ fn target_main<C: DeserializeOwned, L: Loader>(
     let loader = (spec.loader)(&config)?;
     let interrupt = register_signals().context("installing signal handlers")?;
     let mut driver = Driver::new(loader, (spec.driver_config)(&config)).with_interrupt(interrupt);
+    if let Some(terminal) = terminal {
+        driver = driver.with_progress(terminal.progress());
+    }
     let summary = match &args.input {
         Some(path) => driver.run(open(path)?, out),
         None => {

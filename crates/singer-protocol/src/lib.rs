@@ -43,6 +43,7 @@ mod cli;
 mod config;
 mod decimal;
 mod error;
+mod progress;
 pub mod message;
 mod reader;
 mod retry;
@@ -65,6 +66,7 @@ pub use message::{
     ActivateVersionMessage, BatchEncoding, BatchMessage, Message, RecordMessage, SchemaMessage,
     StateMessage,
 };
+pub use progress::{Progress, ProgressSink};
 pub use reader::{DEFAULT_MAX_LINE_BYTES, LineMessage, Reader};
 pub use retry::{RetryAttempt, RetryPolicy, Retryable};
 pub use writer::Writer;

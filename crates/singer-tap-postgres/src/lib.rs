@@ -85,6 +85,7 @@ impl SyncOptions {
             metrics_interval: std::time::Duration::from_secs(
                 config.metrics_interval_seconds.max(1),
             ),
+            progress: None,
         })
     }
 }

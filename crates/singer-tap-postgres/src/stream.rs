@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, Type};
-use singer_protocol::{Message, StateMessage, Writer};
+use singer_protocol::{Message, Progress, StateMessage, Writer};
 use singer_state::State;
 use tracing::{info, warn};
 
@@ -50,11 +50,18 @@ pub(crate) struct RecordCounter {
     interval: Duration,
     count: Cell<u64>,
     since: Cell<Instant>,
+    /// Live progress, with the row estimate, when asked for.
+    progress: Option<(Progress, Option<u64>)>,
+    total: Cell<u64>,
+    shown: Cell<Instant>,
 }
 
 impl RecordCounter {
     /// Rows between looks at the clock.
     const CHECK_EVERY: u64 = 1024;
+
+    /// Reports live progress between METRIC lines.
+    const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
     /// A counter for `stream`, logging every `interval`.
     pub(crate) fn new(stream: &str, interval: Duration) -> Self {
@@ -63,16 +70,38 @@ impl RecordCounter {
             interval,
             count: Cell::new(0),
             since: Cell::new(Instant::now()),
+            progress: None,
+            total: Cell::new(0),
+            shown: Cell::new(Instant::now()),
         }
+    }
+
+    /// Also reports to `progress` (if any), with `estimate` rows expected.
+    pub(crate) fn with_progress(
+        mut self,
+        progress: Option<&Progress>,
+        estimate: Option<u64>,
+    ) -> Self {
+        self.progress = progress.map(|p| (p.clone(), estimate));
+        self
     }
 
     /// Counts one record; logs the counter when the interval has passed.
     #[inline]
     pub(crate) fn add_one(&self) {
-        let count = self.count.get() + 1;
-        self.count.set(count);
-        if count.is_multiple_of(Self::CHECK_EVERY) && self.since.get().elapsed() >= self.interval {
-            self.log();
+        self.count.set(self.count.get() + 1);
+        let total = self.total.get() + 1;
+        self.total.set(total);
+        if total.is_multiple_of(Self::CHECK_EVERY) {
+            if self.since.get().elapsed() >= self.interval {
+                self.log();
+            }
+            if let Some((progress, estimate)) = &self.progress
+                && self.shown.get().elapsed() >= Self::PROGRESS_EVERY
+            {
+                self.shown.set(Instant::now());
+                progress.update(&self.stream, total, *estimate);
+            }
         }
     }
 
@@ -80,6 +109,9 @@ impl RecordCounter {
     pub(crate) fn finish(&self) {
         if self.count.get() > 0 {
             self.log();
+        }
+        if let Some((progress, _)) = &self.progress {
+            progress.finish(&self.stream, self.total.get());
         }
     }
 
@@ -239,4 +271,53 @@ pub(crate) fn finish_stream<W: Write>(
         }
     }
     Ok(started.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use singer_protocol::ProgressSink;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<(String, u64, Option<u64>)>>);
+
+    impl ProgressSink for Seen {
+        fn update(&self, stream: &str, records: u64, estimate: Option<u64>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((stream.to_owned(), records, estimate));
+        }
+
+        fn finish(&self, stream: &str, records: u64) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((stream.to_owned(), records, None));
+        }
+    }
+
+    #[test]
+    fn the_counter_reports_progress_with_the_estimate_and_its_total_at_the_end() {
+        let seen = Arc::new(Seen::default());
+        let progress = Progress::new(seen.clone());
+        let counter = RecordCounter::new("public-t", Duration::from_secs(3600))
+            .with_progress(Some(&progress), Some(5000));
+        counter
+            .shown
+            .set(Instant::now().checked_sub(Duration::from_secs(1)).unwrap());
+        for _ in 0..3000 {
+            counter.add_one();
+        }
+        counter.finish();
+        let seen = seen.0.lock().unwrap().clone();
+        assert_eq!(
+            seen.first(),
+            Some(&("public-t".to_owned(), 1024, Some(5000)))
+        );
+        assert_eq!(seen.last(), Some(&("public-t".to_owned(), 3000, None)));
+    }
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use singer_protocol::{
-    ActivateVersionMessage, LineMessage, Message, Reader, RecordMessage, SchemaMessage, Writer,
+    ActivateVersionMessage, LineMessage, Message, Progress, Reader, RecordMessage, SchemaMessage,
+    Writer,
 };
 use singer_schema::{Decision, TypeOptions};
 use tracing::{debug, info, warn};
@@ -32,6 +33,8 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 /// How often the driver looks at the clock and the signal flag while the
 /// input is idle.
 const TICK: Duration = Duration::from_millis(100);
+/// How often live progress is reported.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
 type Chunk = Vec<Result<LineMessage, singer_protocol::Error>>;
 
@@ -79,6 +82,9 @@ pub struct Driver<L: Loader> {
     loader: L,
     config: DriverConfig,
     interrupt: Option<Arc<AtomicBool>>,
+    /// Live progress (a terminal's progress lines), updated a few times a second.
+    progress: Option<Progress>,
+    last_progress: Instant,
     streams: HashMap<String, Stream>,
     order: Vec<String>,
     /// The latest STATE value received and not yet written.
@@ -124,6 +130,8 @@ impl<L: Loader> Driver<L> {
             loader,
             config,
             interrupt: None,
+            progress: None,
+            last_progress: Instant::now(),
             streams: HashMap::new(),
             order: Vec::new(),
             pending_state: None,
@@ -146,6 +154,14 @@ impl<L: Loader> Driver<L> {
     #[must_use]
     pub fn with_interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
         self.interrupt = Some(flag);
+        self
+    }
+
+    /// Reports each stream's record count to `progress` a few times a
+    /// second while the run goes, and once at its end.
+    #[must_use]
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -210,6 +226,11 @@ impl<L: Loader> Driver<L> {
             })
             .collect();
         self.log_metrics();
+        if let Some(progress) = &self.progress {
+            for (stream, records) in &self.summary.streams {
+                progress.finish(stream, *records);
+            }
+        }
         let summary = &self.summary;
         match &result {
             Ok(()) => info!(
@@ -535,6 +556,16 @@ impl<L: Loader> Driver<L> {
         }
         if self.last_metrics.elapsed() >= self.config.metrics_interval {
             self.log_metrics();
+        }
+        if let Some(progress) = &self.progress
+            && self.last_progress.elapsed() >= PROGRESS_INTERVAL
+        {
+            self.last_progress = Instant::now();
+            for name in &self.order {
+                if let Some(stream) = self.streams.get(name) {
+                    progress.update(name, stream.counts.records, None);
+                }
+            }
         }
         Ok(())
     }

@@ -71,6 +71,9 @@ pub struct SyncOptions {
     /// Interval between Singer `METRIC` `record_count` lines per stream
     /// (logged on stderr while a stream reads, and at its end).
     pub metrics_interval: Duration,
+    /// Live progress (records per stream, of the table's row estimate for
+    /// FULL_TABLE), a few times a second; `None`: none.
+    pub progress: Option<singer_protocol::Progress>,
 }
 
 impl Default for SyncOptions {
@@ -82,6 +85,7 @@ impl Default for SyncOptions {
             default_method: None,
             policy: ValuePolicy::default(),
             metrics_interval: Duration::from_secs(60),
+            progress: None,
         }
     }
 }

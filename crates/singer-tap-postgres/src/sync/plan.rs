@@ -23,6 +23,8 @@ pub(super) struct StreamPlan {
     pub(super) replication_key: Option<usize>,
     /// Indices into `columns` of the primary key (FULL_TABLE resume).
     pub(super) primary_key: Vec<usize>,
+    /// The planner's row estimate, for progress (FULL_TABLE only).
+    pub(super) row_estimate: Option<u64>,
 }
 
 impl StreamPlan {
@@ -121,6 +123,9 @@ impl StreamPlan {
             method,
             replication_key,
             primary_key,
+            row_estimate: (method == ReplicationMethod::FullTable)
+                .then_some(info.row_estimate)
+                .flatten(),
         })
     }
 

@@ -12,5 +12,6 @@ mod support;
 
 mod errors;
 mod memory;
+mod progress;
 mod schema_changes;
 mod state;

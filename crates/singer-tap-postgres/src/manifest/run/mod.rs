@@ -215,7 +215,8 @@ impl Run<'_> {
             uploaded_at,
             suffix,
             stats: EncodeStats::default(),
-            counter: RecordCounter::new(&plan.stream, self.options.sync.metrics_interval),
+            counter: RecordCounter::new(&plan.stream, self.options.sync.metrics_interval)
+                .with_progress(self.options.sync.progress.as_ref(), None),
             budget: RetryBudget::new(),
         };
         let records = match plan.action {

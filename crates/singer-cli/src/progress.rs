@@ -1,0 +1,109 @@
+//! Live progress lines on a terminal: one line per stream with its rows and
+//! rows per second (and, when the tap knows the table's row estimate, a bar
+//! with percent done and ETA), redrawn a few times a second. Only when
+//! stderr is a terminal: in a pipe (Meltano, Airflow, CI) stderr gets the
+//! plain log lines and Singer `METRIC` lines as before.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal as _, Write};
+use std::sync::{Arc, Mutex};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use singer_protocol::{Progress, ProgressSink};
+
+/// The progress lines of one run.
+#[derive(Debug, Clone)]
+pub struct TerminalProgress {
+    multi: MultiProgress,
+    bars: Arc<Mutex<HashMap<String, ProgressBar>>>,
+}
+
+impl TerminalProgress {
+    /// Progress lines on stderr, if stderr is a terminal.
+    #[must_use]
+    pub fn on_terminal() -> Option<Self> {
+        std::io::stderr().is_terminal().then(|| Self {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4)),
+            bars: Arc::default(),
+        })
+    }
+
+    /// The handle libraries report to.
+    #[must_use]
+    pub fn progress(&self) -> Progress {
+        Progress::new(Arc::new(self.clone()))
+    }
+
+    /// Writes a log line above the progress lines.
+    fn write_log(&self, buf: &[u8]) -> std::io::Result<()> {
+        self.multi.suspend(|| std::io::stderr().write_all(buf))
+    }
+
+    fn bar(&self, stream: &str, estimate: Option<u64>) -> Option<ProgressBar> {
+        let mut bars = self.bars.lock().ok()?;
+        if let Some(bar) = bars.get(stream) {
+            return Some(bar.clone());
+        }
+        let (bar, template) = match estimate {
+            Some(rows) => (
+                ProgressBar::new(rows),
+                "{prefix} {bar:30} {human_pos}/~{human_len} rows, {rate}, {percent}%, ETA {eta}",
+            ),
+            None => (
+                ProgressBar::no_length(),
+                "{prefix} {human_pos} rows, {rate}",
+            ),
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> ").with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0} rows/s", state.per_sec());
+                },
+            ));
+        }
+        bar.set_prefix(stream.to_owned());
+        let bar = self.multi.add(bar);
+        bars.insert(stream.to_owned(), bar.clone());
+        Some(bar)
+    }
+}
+
+impl ProgressSink for TerminalProgress {
+    fn update(&self, stream: &str, records: u64, estimate: Option<u64>) {
+        if let Some(bar) = self.bar(stream, estimate) {
+            // An estimate is only an estimate: never show more than 100%.
+            if bar.length().is_some_and(|len| records > len) {
+                bar.set_length(records);
+            }
+            bar.set_position(records);
+        }
+    }
+
+    fn finish(&self, stream: &str, records: u64) {
+        if let Some(bar) = self.bar(stream, None) {
+            if bar.length().is_some() {
+                bar.set_length(records);
+            }
+            bar.set_position(records);
+            bar.finish();
+        }
+    }
+}
+
+/// stderr for the log, drawn above the progress lines when there are any.
+#[derive(Debug, Clone)]
+pub(crate) struct LogWriter(pub(crate) Option<TerminalProgress>);
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &self.0 {
+            Some(progress) => progress.write_log(buf).map(|()| buf.len()),
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
