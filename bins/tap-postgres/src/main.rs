@@ -134,7 +134,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => return singer_cli::bad_arguments(&e),
     };
-    let terminal = singer_cli::TerminalProgress::on_terminal();
+    let terminal = singer_cli::TerminalProgress::for_tap();
     init_logging_with_progress(args.common.log_level.as_deref(), terminal.as_ref());
     let progress = terminal
         .as_ref()

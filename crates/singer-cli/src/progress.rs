@@ -19,6 +19,17 @@ pub struct TerminalProgress {
 }
 
 impl TerminalProgress {
+    /// Progress lines for a tap: on stderr if it is a terminal, unless
+    /// stdout is a pipe. In `tap | target` at a terminal both processes
+    /// share it, and the target, which sees what arrives, draws the lines.
+    #[must_use]
+    pub fn for_tap() -> Option<Self> {
+        if stdout_is_pipe() {
+            return None;
+        }
+        Self::on_terminal()
+    }
+
     /// Progress lines on stderr, if stderr is a terminal.
     #[must_use]
     pub fn on_terminal() -> Option<Self> {
@@ -89,6 +100,13 @@ impl ProgressSink for TerminalProgress {
             bar.finish();
         }
     }
+}
+
+/// Whether this process's stdout is a pipe (Linux: what `/proc/self/fd/1`
+/// names).
+fn stdout_is_pipe() -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    std::fs::metadata("/proc/self/fd/1").is_ok_and(|m| m.file_type().is_fifo())
 }
 
 /// stderr for the log, drawn above the progress lines when there are any.
