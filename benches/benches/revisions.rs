@@ -71,7 +71,8 @@ fn main() {
     )
     .expect("tap config");
     let catalog = dir.join("catalog.json");
-    write_catalog(&new.join("tap-postgres"), &config, &catalog);
+    bench::write_full_table_catalog(&new.join("tap-postgres"), &config, &catalog)
+        .expect("a FULL_TABLE catalog");
     let manifest = dir.join("manifest.yaml");
     std::fs::write(&manifest, bench::bench_manifest()).expect("manifest");
     let stream = dir.join("issues.jsonl");
@@ -183,27 +184,6 @@ fn env_number(var: &str) -> Option<u64> {
 
 fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
-}
-
-fn write_catalog(tap: &Path, config: &Path, catalog: &Path) {
-    let discovered = Command::new(tap)
-        .args([
-            "--config",
-            path(config),
-            "--discover",
-            "--log-level",
-            "warn",
-        ])
-        .output()
-        .expect("discover");
-    assert!(
-        discovered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&discovered.stderr)
-    );
-    let mut json: serde_json::Value = serde_json::from_slice(&discovered.stdout).expect("catalog");
-    bench::select_full_table(&mut json);
-    std::fs::write(catalog, json.to_string()).expect("catalog file");
 }
 
 /// Runs `command` under `/usr/bin/time` with `stdin` (or nothing) and

@@ -82,25 +82,12 @@ fn measure(cluster: &singer_testkit::Cluster, db: &str, dir: &Path) -> (f64, f64
     )
     .expect("config");
     let catalog = dir.join("catalog.json");
-    let discovered = Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
-        .args([
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--discover",
-            "--log-level",
-            "warn",
-        ])
-        .output()
-        .expect("discover");
-    assert!(
-        discovered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&discovered.stderr)
-    );
-    let mut catalog_json: serde_json::Value =
-        serde_json::from_slice(&discovered.stdout).expect("catalog");
-    bench::select_full_table(&mut catalog_json);
-    std::fs::write(&catalog, catalog_json.to_string()).expect("catalog file");
+    bench::write_full_table_catalog(
+        Path::new(env!("CARGO_BIN_EXE_tap-postgres")),
+        &config,
+        &catalog,
+    )
+    .expect("a FULL_TABLE catalog");
 
     let manifest = dir.join("manifest.yaml");
     std::fs::write(&manifest, bench::bench_manifest()).expect("manifest");

@@ -3,6 +3,9 @@
 //! ~10% NULLs, generated in SQL), with the catalog and manifest the benches
 //! run it through.
 
+use std::path::Path;
+use std::process::Command;
+
 use serde_json::Value;
 
 /// The bench table's SQL; `:rows` is its size.
@@ -48,4 +51,32 @@ pub fn select_full_table(catalog: &mut Value) {
             entry.insert("replication_method".into(), "FULL_TABLE".into());
         }
     }
+}
+
+/// Runs `tap --config CONFIG --discover`, selects every stream for
+/// FULL_TABLE ([`select_full_table`]) and writes the catalog to `catalog`.
+///
+/// # Errors
+///
+/// What failed: running the tap, its exit status with its stderr, its
+/// output, or writing the file.
+pub fn write_full_table_catalog(tap: &Path, config: &Path, catalog: &Path) -> Result<(), String> {
+    let discovered = Command::new(tap)
+        .arg("--config")
+        .arg(config)
+        .args(["--discover", "--log-level", "warn"])
+        .output()
+        .map_err(|e| format!("running {} --discover: {e}", tap.display()))?;
+    if !discovered.status.success() {
+        return Err(format!(
+            "{} --discover failed: {}",
+            tap.display(),
+            String::from_utf8_lossy(&discovered.stderr)
+        ));
+    }
+    let mut json: Value = serde_json::from_slice(&discovered.stdout)
+        .map_err(|e| format!("the discovered catalog is not JSON: {e}"))?;
+    select_full_table(&mut json);
+    std::fs::write(catalog, json.to_string())
+        .map_err(|e| format!("writing {}: {e}", catalog.display()))
 }
