@@ -46,6 +46,7 @@ mod error;
 pub mod message;
 mod progress;
 mod reader;
+mod record_line;
 mod retry;
 pub mod settings;
 pub mod temporal;
@@ -67,7 +68,8 @@ pub use message::{
     StateMessage,
 };
 pub use progress::{Progress, ProgressSink};
-pub use reader::{DEFAULT_MAX_LINE_BYTES, LineMessage, Reader};
+pub use reader::{DEFAULT_MAX_LINE_BYTES, LineMessage, LineReader, Reader, line_text};
+pub use record_line::{PropertySpan, RecordLine};
 pub use retry::{RetryAttempt, RetryPolicy, Retryable};
 pub use writer::Writer;
 

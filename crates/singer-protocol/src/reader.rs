@@ -44,6 +44,75 @@ pub struct LineMessage {
 /// ```
 #[derive(Debug)]
 pub struct Reader<R> {
+    lines: LineReader<R>,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader with the default line limit ([`DEFAULT_MAX_LINE_BYTES`]).
+    pub fn new(inner: R) -> Self {
+        Self {
+            lines: LineReader::new(inner),
+        }
+    }
+
+    /// Sets the longest line accepted, in bytes (without the terminator).
+    #[must_use]
+    pub fn with_max_line_bytes(mut self, max_line_bytes: usize) -> Self {
+        self.lines = self.lines.with_max_line_bytes(max_line_bytes);
+        self
+    }
+
+    /// The number of the last line read (0 before the first).
+    #[must_use]
+    pub fn line(&self) -> u64 {
+        self.lines.line()
+    }
+
+    /// Reads the next message; `Ok(None)` at the end of the input.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Read`] when the input fails, [`Error::LineTooLong`],
+    /// [`Error::InvalidUtf8`] and the errors of [`Message::parse`] for a bad
+    /// line.
+    pub fn read_message(&mut self) -> Result<Option<LineMessage>> {
+        let Some((line, bytes)) = self.lines.read_line()? else {
+            return Ok(None);
+        };
+        let text = line_text(bytes, line)?;
+        let message = Message::parse(text, line)?;
+        Ok(Some(LineMessage { line, message }))
+    }
+}
+
+/// The UTF-8 text of a line from [`LineReader::read_line`].
+///
+/// # Errors
+///
+/// [`Error::InvalidUtf8`] naming the line and the first bad byte.
+pub fn line_text(bytes: &[u8], line: u64) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
+        line,
+        column: e.valid_up_to() + 1,
+    })
+}
+
+/// Splits any [`BufRead`] into the lines that carry Singer messages: the
+/// line rules of [`Reader`] (blank lines skipped, surrounding ASCII
+/// whitespace and a first-line byte order mark dropped, a length limit)
+/// without parsing, for callers that parse lines themselves.
+///
+/// ```
+/// use singer_protocol::LineReader;
+///
+/// let mut lines = LineReader::new("\u{feff}{\"a\":1}\r\n\n {}\n".as_bytes());
+/// assert_eq!(lines.read_line()?, Some((1, &b"{\"a\":1}"[..])));
+/// assert_eq!(lines.read_line()?, Some((3, &b"{}"[..])));
+/// assert_eq!(lines.read_line()?, None);
+/// # Ok::<(), singer_protocol::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct LineReader<R> {
     inner: R,
     buf: Vec<u8>,
     line: u64,
@@ -51,8 +120,8 @@ pub struct Reader<R> {
     done: bool,
 }
 
-impl<R: BufRead> Reader<R> {
-    /// A reader with the default line limit ([`DEFAULT_MAX_LINE_BYTES`]).
+impl<R: BufRead> LineReader<R> {
+    /// A line reader with the default limit ([`DEFAULT_MAX_LINE_BYTES`]).
     pub fn new(inner: R) -> Self {
         Self {
             inner,
@@ -76,33 +145,32 @@ impl<R: BufRead> Reader<R> {
         self.line
     }
 
-    /// Reads the next message; `Ok(None)` at the end of the input.
+    /// The next line that is not blank, trimmed, with its 1-based number;
+    /// `Ok(None)` at the end of the input. After an error for a too long
+    /// line the next call reads the line after it.
     ///
     /// # Errors
     ///
-    /// [`Error::Read`] when the input fails, [`Error::LineTooLong`],
-    /// [`Error::InvalidUtf8`] and the errors of [`Message::parse`] for a bad
-    /// line.
-    pub fn read_message(&mut self) -> Result<Option<LineMessage>> {
+    /// [`Error::Read`] when the input fails (which ends it) and
+    /// [`Error::LineTooLong`].
+    pub fn read_line(&mut self) -> Result<Option<(u64, &[u8])>> {
         loop {
             if !self.next_line()? {
                 return Ok(None);
             }
-            let line = self.line;
             let mut text = self.buf.as_slice();
-            if line == 1 {
+            if self.line == 1 {
                 text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
             }
             let text = text.trim_ascii();
-            if text.is_empty() {
-                continue;
+            if !text.is_empty() {
+                let start = text
+                    .as_ptr()
+                    .addr()
+                    .saturating_sub(self.buf.as_ptr().addr());
+                let end = start + text.len();
+                return Ok(self.buf.get(start..end).map(|text| (self.line, text)));
             }
-            let text = std::str::from_utf8(text).map_err(|e| Error::InvalidUtf8 {
-                line,
-                column: e.valid_up_to() + 1,
-            })?;
-            let message = Message::parse(text, line)?;
-            return Ok(Some(LineMessage { line, message }));
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use singer_protocol::{
-    ActivateVersionMessage, LineMessage, Message, Progress, Reader, RecordMessage, SchemaMessage,
+    ActivateVersionMessage, LineReader, Message, Progress, PropertySpan, RecordLine, SchemaMessage,
     Writer,
 };
 use singer_schema::{Decision, TypeOptions};
@@ -21,7 +21,7 @@ use crate::config::DriverConfig;
 use crate::error::{Error, Result};
 use crate::loader::{Loader, MAX_BATCH_TEXT, StreamSchema};
 use crate::metadata;
-use crate::stream::{RecordContext, Stream};
+use crate::stream::{RecordContext, RecordView, Stream};
 use singer_protocol::Retryable as _;
 
 /// Messages per chunk handed from the reading thread.
@@ -36,7 +36,16 @@ const TICK: Duration = Duration::from_millis(100);
 /// How often live progress is reported.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
-type Chunk = Vec<Result<LineMessage, singer_protocol::Error>>;
+/// Lines read ahead by the reading thread, in one buffer; chunks go back
+/// to it for reuse, so reading allocates nothing per line.
+#[derive(Default)]
+struct Chunk {
+    text: Vec<u8>,
+    /// Line number and byte range in `text`.
+    lines: Vec<(u64, usize, usize)>,
+    /// What ended the input early, after the lines.
+    error: Option<singer_protocol::Error>,
+}
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -108,6 +117,8 @@ pub struct Driver<L: Loader> {
     summary: Summary,
     /// Estimated bytes of all open batches (the sum of their `byte_size`).
     buffered: usize,
+    /// The property list [`RecordLine::scan`] fills, reused line by line.
+    spans: Vec<PropertySpan>,
 }
 
 impl<L: Loader> std::fmt::Debug for Driver<L> {
@@ -146,6 +157,7 @@ impl<L: Loader> Driver<L> {
             sequence: 0,
             summary: Summary::default(),
             buffered: 0,
+            spans: Vec::new(),
         }
     }
 
@@ -198,6 +210,7 @@ impl<L: Loader> Driver<L> {
         self.last_commit = started;
         self.last_metrics = started;
         let (sender, receiver) = sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+        let (spare_sender, spare) = sync_channel::<Chunk>(CHUNKS_IN_FLIGHT + 2);
         let max_line_bytes = self.config.max_line_bytes;
         // Not joined: on a signal the reader may be blocked on an idle pipe;
         // it ends with the process (or when the receiver is dropped).
@@ -209,11 +222,11 @@ impl<L: Loader> Driver<L> {
                     inner: BufReader::with_capacity(1 << 20, input),
                     drained: Rc::clone(&drained),
                 };
-                let reader = Reader::new(input).with_max_line_bytes(max_line_bytes);
-                read_chunks(reader, &drained, &sender);
+                let lines = LineReader::new(input).with_max_line_bytes(max_line_bytes);
+                read_chunks(lines, &drained, &sender, &spare);
             })
             .map_err(|source| singer_protocol::Error::Read { line: 0, source })?;
-        let result = self.drive(&receiver, out);
+        let result = self.drive(&receiver, &spare_sender, out);
         self.summary.elapsed = started.elapsed();
         self.summary.streams = self
             .order
@@ -255,26 +268,37 @@ impl<L: Loader> Driver<L> {
         result.map(|()| self.summary.clone())
     }
 
-    fn drive<W: Write>(&mut self, receiver: &Receiver<Chunk>, out: &mut Writer<W>) -> Result<()> {
+    fn drive<W: Write>(
+        &mut self,
+        receiver: &Receiver<Chunk>,
+        spare: &SyncSender<Chunk>,
+        out: &mut Writer<W>,
+    ) -> Result<()> {
         loop {
             if self.interrupted() {
                 return self.stop_on_signal(out);
             }
             match receiver.recv_timeout(TICK) {
-                Ok(chunk) => {
+                Ok(mut chunk) => {
                     let received_at = if self.config.add_record_metadata {
                         metadata::now_json()
                     } else {
                         String::new()
                     };
-                    for item in chunk {
-                        let message = item?;
-                        self.line = message.line;
-                        self.handle(message, &received_at, out)?;
+                    for &(line, start, end) in &chunk.lines {
+                        self.line = line;
+                        let bytes = chunk.text.get(start..end).unwrap_or_default();
+                        let text = singer_protocol::line_text(bytes, line)?;
+                        self.line_message(text, line, &received_at, out)?;
                         if self.interrupted() {
                             return self.stop_on_signal(out);
                         }
                     }
+                    if let Some(error) = chunk.error.take() {
+                        return Err(error.into());
+                    }
+                    // The reader makes a new chunk if none comes back.
+                    let _ = spare.try_send(chunk);
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -319,15 +343,40 @@ impl<L: Loader> Driver<L> {
         Err(Error::Interrupted { line: self.line })
     }
 
-    fn handle<W: Write>(
+    /// One input line: a plain `RECORD` read in one pass, anything else
+    /// parsed in full.
+    fn line_message<W: Write>(
         &mut self,
-        message: LineMessage,
+        text: &str,
+        line: u64,
         received_at: &str,
         out: &mut Writer<W>,
     ) -> Result<()> {
-        let line = message.line;
-        match message.message {
-            Message::Record(record) => self.record(&record, line, received_at, out),
+        let mut spans = std::mem::take(&mut self.spans);
+        let result = match RecordLine::scan(text, &mut spans) {
+            Some(record) => {
+                self.record(&RecordView::scanned(record, &spans), line, received_at, out)
+            }
+            None => match Message::parse(text, line) {
+                Ok(message) => self.handle(message, line, received_at, out),
+                Err(error) => Err(error.into()),
+            },
+        };
+        self.spans = spans;
+        result
+    }
+
+    fn handle<W: Write>(
+        &mut self,
+        message: Message,
+        line: u64,
+        received_at: &str,
+        out: &mut Writer<W>,
+    ) -> Result<()> {
+        match message {
+            Message::Record(record) => {
+                self.record(&RecordView::message(&record), line, received_at, out)
+            }
             Message::Schema(schema) => self.schema(&schema, line),
             Message::State(state) => self.state(state.value, out),
             Message::ActivateVersion(activate) => self.activate_version(&activate, line),
@@ -341,15 +390,15 @@ impl<L: Loader> Driver<L> {
 
     fn record<W: Write>(
         &mut self,
-        record: &RecordMessage,
+        record: &RecordView<'_>,
         line: u64,
         received_at: &str,
         out: &mut Writer<W>,
     ) -> Result<()> {
-        let Some(stream) = self.streams.get_mut(&record.stream) else {
+        let Some(stream) = self.streams.get_mut(record.stream) else {
             return Err(Error::RecordBeforeSchema {
                 line,
-                stream: record.stream.clone(),
+                stream: record.stream.to_owned(),
             });
         };
         let sequence = if self.config.add_record_metadata {
@@ -365,12 +414,12 @@ impl<L: Loader> Driver<L> {
         // One table version per batch: a record of another version closes
         // the open batch first.
         if !stream.batch.is_empty() && stream.batch.version() != record.version {
-            self.write_stream(&record.stream)?;
+            self.write_stream(record.stream)?;
         }
-        let Some(stream) = self.streams.get_mut(&record.stream) else {
+        let Some(stream) = self.streams.get_mut(record.stream) else {
             return Err(Error::RecordBeforeSchema {
                 line,
-                stream: record.stream.clone(),
+                stream: record.stream.to_owned(),
             });
         };
         stream.batch.set_version(record.version);
@@ -390,17 +439,17 @@ impl<L: Loader> Driver<L> {
             if self.uncovered_version.is_none()
                 && let Some(version) = record.version
             {
-                self.uncovered_version = Some((record.stream.clone(), version));
+                self.uncovered_version = Some((record.stream.to_owned(), version));
             }
         }
-        let Some(stream) = self.streams.get(&record.stream) else {
+        let Some(stream) = self.streams.get(record.stream) else {
             return Ok(());
         };
         let batch = &stream.batch;
         if batch.len() >= self.config.batch.max_records
             || batch.byte_size() >= self.config.batch.max_bytes
         {
-            self.write_stream(&record.stream)?;
+            self.write_stream(record.stream)?;
             if self.commit_due() && self.covered() {
                 self.checkpoint(out)?;
             }
@@ -716,25 +765,26 @@ impl<R: Read> BufRead for Drained<R> {
     }
 }
 
-/// The reading thread: messages in chunks until the end, the first error,
+/// The reading thread: lines in chunks until the end, the first error,
 /// or the receiver going away. A chunk goes as soon as the input has
 /// nothing more buffered.
 fn read_chunks<R: BufRead>(
-    mut reader: Reader<R>,
+    mut lines: LineReader<R>,
     drained: &Cell<bool>,
     sender: &SyncSender<Chunk>,
+    spare: &Receiver<Chunk>,
 ) {
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK_MESSAGES);
-        let mut bytes = 0;
+        let mut chunk = spare.try_recv().unwrap_or_default();
+        chunk.text.clear();
+        chunk.lines.clear();
         let mut end = false;
-        while chunk.len() < CHUNK_MESSAGES && bytes < CHUNK_BYTES {
-            match reader.read_message() {
-                Ok(Some(message)) => {
-                    if let Message::Record(r) = &message.message {
-                        bytes += r.record.get().len();
-                    }
-                    chunk.push(Ok(message));
+        while chunk.lines.len() < CHUNK_MESSAGES && chunk.text.len() < CHUNK_BYTES {
+            match lines.read_line() {
+                Ok(Some((line, bytes))) => {
+                    let start = chunk.text.len();
+                    chunk.text.extend_from_slice(bytes);
+                    chunk.lines.push((line, start, chunk.text.len()));
                     if drained.get() {
                         break;
                     }
@@ -744,13 +794,13 @@ fn read_chunks<R: BufRead>(
                     break;
                 }
                 Err(error) => {
-                    chunk.push(Err(error));
+                    chunk.error = Some(error);
                     end = true;
                     break;
                 }
             }
         }
-        if !chunk.is_empty() && sender.send(chunk).is_err() {
+        if (!chunk.lines.is_empty() || chunk.error.is_some()) && sender.send(chunk).is_err() {
             return;
         }
         if end {

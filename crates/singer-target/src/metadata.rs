@@ -2,10 +2,9 @@
 //! SDK names and types them.
 
 use serde_json::{Value, json};
-use singer_protocol::RecordMessage;
 
 use crate::loader::RowBuilder;
-use crate::stream::RecordContext;
+use crate::stream::{RecordContext, RecordView};
 
 /// One metadata column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,15 +85,23 @@ pub(crate) fn fill(
     column: MetadataColumn,
     index: usize,
     row: &mut RowBuilder<'_>,
-    record: &RecordMessage,
+    record: &RecordView<'_>,
     context: &RecordContext<'_>,
 ) {
     match column {
-        MetadataColumn::ExtractedAt => match &record.time_extracted {
+        MetadataColumn::ExtractedAt => match record.time_extracted {
             Some(time) => {
                 let begin = row.text_mut().len();
-                let text = Value::String(time.clone()).to_string();
-                row.text_mut().push_str(&text);
+                if time.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+                    // Nothing to escape: the JSON string is the text quoted.
+                    let text = row.text_mut();
+                    text.push('"');
+                    text.push_str(time);
+                    text.push('"');
+                } else {
+                    let text = Value::String(time.to_owned()).to_string();
+                    row.text_mut().push_str(&text);
+                }
                 row.set_range(index, begin);
             }
             None => row.set(index, "null"),

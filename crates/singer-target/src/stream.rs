@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use singer_protocol::{RecordMessage, SchemaMessage};
+use singer_protocol::{PropertySpan, RecordLine, RecordMessage, SchemaMessage};
 use singer_schema::{Column, Flattener, Outcome, TypeOptions, ValidationConfig, Validator};
 
 use crate::error::{Error, Result};
@@ -43,6 +43,44 @@ pub(crate) struct Counts {
     pub(crate) batches: u64,
     /// Records since the last METRIC line.
     pub(crate) interval: u64,
+}
+
+/// A record as the driver hands it to its stream: borrowed from the input
+/// line, read in one pass ([`RecordLine`]) or from a parsed message.
+#[derive(Clone, Copy)]
+pub(crate) struct RecordView<'a> {
+    pub(crate) stream: &'a str,
+    /// The record object's raw JSON text.
+    pub(crate) raw: &'a str,
+    pub(crate) version: Option<u64>,
+    /// The extraction time (decoded text).
+    pub(crate) time_extracted: Option<&'a str>,
+    /// The top-level properties, when the line was read in one pass.
+    scanned: Option<(RecordLine<'a>, &'a [PropertySpan])>,
+}
+
+impl<'a> RecordView<'a> {
+    /// A record read by [`RecordLine::scan`] with its property list.
+    pub(crate) fn scanned(line: RecordLine<'a>, spans: &'a [PropertySpan]) -> Self {
+        Self {
+            stream: line.stream,
+            raw: line.record,
+            version: line.version,
+            time_extracted: line.time_extracted,
+            scanned: Some((line, spans)),
+        }
+    }
+
+    /// A record from a parsed message.
+    pub(crate) fn message(message: &'a RecordMessage) -> Self {
+        Self {
+            stream: &message.stream,
+            raw: message.record.get(),
+            version: message.version,
+            time_extracted: message.time_extracted.as_deref(),
+            scanned: None,
+        }
+    }
 }
 
 /// Per-record context from the driver.
@@ -153,14 +191,14 @@ impl Stream {
     /// `Value` for the full validator.
     pub(crate) fn push(
         &mut self,
-        record: &RecordMessage,
+        record: &RecordView<'_>,
         line: u64,
         context: &RecordContext<'_>,
     ) -> Result<bool> {
-        let raw = record.record.get();
+        let raw = record.raw;
         let use_fast = self.fast.is_some();
         let parsed = if !use_fast && (self.validator.is_some() || self.flattener.is_some()) {
-            Some(parse_map(raw, record, line)?)
+            Some(parse_map(raw, record.stream, line)?)
         } else {
             None
         };
@@ -181,28 +219,36 @@ impl Stream {
                         .flatten_record(&map)
                         .map_err(|source| Error::Flatten {
                             line,
-                            stream: record.stream.clone(),
+                            stream: record.stream.to_owned(),
                             source,
                         })?;
                     fill_from_map(&mut row, &flat, &self.index);
                 }
                 _ => {
-                    let mut duplicate = None;
-                    passed = fill_from_raw(
-                        &mut row,
-                        raw,
-                        &self.columns,
-                        &self.index,
-                        self.fast.as_ref(),
-                        &mut duplicate,
-                    )
-                    .map_err(|e| match duplicate {
-                        Some(property) => Error::DuplicateProperty {
+                    let mut filler = Filler {
+                        row: &mut row,
+                        columns: &self.columns,
+                        index: &self.index,
+                        fast: self.fast.as_ref(),
+                        next: 0,
+                        passed: true,
+                        others: Vec::new(),
+                    };
+                    let filled = match record.scanned {
+                        Some((scanned, spans)) => scanned
+                            .properties(spans)
+                            .try_for_each(|(key, value)| filler.put(key, value))
+                            .map_err(FillError::Duplicate),
+                        None => fill_from_raw(&mut filler, raw),
+                    };
+                    passed = filler.passed;
+                    filled.map_err(|e| match e {
+                        FillError::Duplicate(property) => Error::DuplicateProperty {
                             line,
-                            stream: record.stream.clone(),
+                            stream: record.stream.to_owned(),
                             property,
                         },
-                        None => undecodable(record, line, &e),
+                        FillError::Json(e) => undecodable(record.stream, line, &e),
                     })?;
                     if let Some(fast) = &self.fast {
                         passed = passed && fast.required().iter().all(|i| row.is_set(*i));
@@ -228,7 +274,7 @@ impl Stream {
         };
         if !fast_passed && let Some(validator) = &self.validator {
             // Unsure or invalid: the full validator decides and explains.
-            let value = match parse_map(raw, record, line) {
+            let value = match parse_map(raw, record.stream, line) {
                 Ok(value) => value,
                 Err(error) => {
                     self.batch.pop_row();
@@ -252,7 +298,7 @@ impl Stream {
             self.batch.pop_row();
             return Err(Error::MissingKeyProperty {
                 line,
-                stream: record.stream.clone(),
+                stream: record.stream.to_owned(),
                 property,
             });
         }
@@ -307,7 +353,7 @@ fn row_has_value(row: &RowBuilder<'_>, index: usize) -> bool {
 
 /// Parses a record into a `Value`, refusing a property named twice at the
 /// top level (serde_json would keep the last silently).
-fn parse_map(raw: &str, record: &RecordMessage, line: u64) -> Result<Value> {
+fn parse_map(raw: &str, stream: &str, line: u64) -> Result<Value> {
     let mut duplicate = None;
     let mut deserializer = serde_json::Deserializer::from_str(raw);
     let parsed = UniqueKeys {
@@ -319,21 +365,21 @@ fn parse_map(raw: &str, record: &RecordMessage, line: u64) -> Result<Value> {
         Ok(map) => Ok(Value::Object(map)),
         Err(_) if duplicate.is_some() => Err(Error::DuplicateProperty {
             line,
-            stream: record.stream.clone(),
+            stream: stream.to_owned(),
             property: duplicate.unwrap_or_default(),
         }),
-        Err(e) => Err(undecodable(record, line, &e)),
+        Err(e) => Err(undecodable(stream, line, &e)),
     }
 }
 
 /// A record the fast path or the full parse could not decode (too deeply
 /// nested, say: the reader only checked that it is well-formed).
-fn undecodable(record: &RecordMessage, line: u64, error: &serde_json::Error) -> Error {
+fn undecodable(stream: &str, line: u64, error: &serde_json::Error) -> Error {
     let text = error.to_string();
     let suffix = format!(" at line {} column {}", error.line(), error.column());
     Error::UndecodableRecord {
         line,
-        stream: record.stream.clone(),
+        stream: stream.to_owned(),
         reason: text.strip_suffix(&suffix).unwrap_or(&text).to_owned(),
     }
 }
@@ -389,95 +435,114 @@ fn fill_from_map(
     }
 }
 
-/// The record's top-level values, copied as raw JSON text into their
-/// cells without building a `Value`.
-/// Returns whether every value passed the fast checks (`true` without
-/// them).
-fn fill_from_raw(
-    row: &mut RowBuilder<'_>,
-    raw: &str,
-    columns: &[String],
-    index: &HashMap<String, usize>,
-    fast: Option<&FastSchema>,
-    duplicate: &mut Option<String>,
-) -> Result<bool, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_str(raw);
-    let passed = RowSeed {
-        row,
-        columns,
-        index,
-        fast,
-        duplicate,
-    }
-    .deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(passed)
+/// Why a record could not be put into its row.
+enum FillError {
+    /// The property named twice.
+    Duplicate(String),
+    /// The full parser's complaint.
+    Json(serde_json::Error),
 }
 
-struct RowSeed<'r, 'b> {
+/// Puts a record's top-level values, as raw JSON text, into their cells
+/// without building a `Value`, running the fast checks on the way.
+struct Filler<'r, 'b> {
     row: &'r mut RowBuilder<'b>,
     columns: &'r [String],
     index: &'r HashMap<String, usize>,
     fast: Option<&'r FastSchema>,
-    /// Set to the first property the record names twice.
-    duplicate: &'r mut Option<String>,
+    /// The column after the last one set: records usually list their
+    /// properties in schema order, so its name is tried before hashing.
+    next: usize,
+    /// Whether every value passed the fast checks so far (`true` without
+    /// them).
+    passed: bool,
+    /// Properties outside the schema, to catch one named twice; almost
+    /// always empty, so a list beats a set.
+    others: Vec<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_> {
-    type Value = bool;
+impl Filler<'_, '_> {
+    /// One property; `Err` with its name when the record already had it.
+    #[inline]
+    fn put(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let found = match self.columns.get(self.next) {
+            Some(name) if name == key => Some(self.next),
+            _ => self.index.get(key).copied(),
+        };
+        let repeated = match found {
+            Some(i) => self.row.is_set(i),
+            None => self.others.iter().any(|o| o == key),
+        };
+        if repeated {
+            return Err(key.to_owned());
+        }
+        if let Some(fast) = self.fast {
+            self.passed = self.passed
+                && match found.and_then(|i| fast.check(i)) {
+                    Some(check) => check.passes(value),
+                    // Not a property of the schema.
+                    None => !fast.is_closed(),
+                };
+        }
+        match found {
+            Some(i) => {
+                self.row.set(i, value);
+                self.next = i + 1;
+            }
+            None => self.others.push(key.to_owned()),
+        }
+        Ok(())
+    }
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+/// Fills from the record's raw text with the full parser (a line the
+/// one-pass reader left to [`singer_protocol::Message::parse`]).
+fn fill_from_raw(filler: &mut Filler<'_, '_>, raw: &str) -> Result<(), FillError> {
+    let mut duplicate = None;
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    RowSeed {
+        filler,
+        duplicate: &mut duplicate,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|()| deserializer.end())
+    .map_err(|e| match duplicate.take() {
+        Some(property) => FillError::Duplicate(property),
+        None => FillError::Json(e),
+    })
+}
+
+struct RowSeed<'f, 'r, 'b> {
+    filler: &'f mut Filler<'r, 'b>,
+    /// Set to the first property the record names twice.
+    duplicate: &'f mut Option<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for RowSeed<'_, '_> {
-    type Value = bool;
+impl<'de> Visitor<'de> for RowSeed<'_, '_, '_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        // Records usually list their properties in schema order: try the
-        // next column's name before hashing.
-        let mut next = 0;
-        let mut passed = true;
-        // Properties outside the schema, to catch one named twice; almost
-        // always empty, so a list beats a set.
-        let mut others: Vec<Cow<'de, str>> = Vec::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
-            let found = match self.columns.get(next) {
-                Some(name) if *name == key => Some(next),
-                _ => self.index.get(key.as_ref()).copied(),
-            };
-            let repeated = match found {
-                Some(i) => self.row.is_set(i),
-                None => others.contains(&key),
-            };
-            if repeated {
-                let message = format!("duplicate property {key:?}");
-                *self.duplicate = Some(key.into_owned());
+            if let Err(property) = self.filler.put(&key, value.get()) {
+                let message = format!("duplicate property {property:?}");
+                *self.duplicate = Some(property);
                 return Err(serde::de::Error::custom(message));
             }
-            if found.is_none() {
-                others.push(key.clone());
-            }
-            if let Some(fast) = self.fast {
-                passed = passed
-                    && match found.and_then(|i| fast.check(i)) {
-                        Some(check) => check.passes(value),
-                        // Not a property of the schema.
-                        None => !fast.is_closed(),
-                    };
-            }
-            if let Some(i) = found {
-                self.row.set(i, value.get());
-                next = i + 1;
-            }
         }
-        Ok(passed)
+        Ok(())
     }
 }
 
@@ -514,8 +579,9 @@ mod tests {
         }
     }
 
-    fn record(json: &str) -> RecordMessage {
-        RecordMessage::from_json("s", json.to_owned()).expect("record")
+    fn record(json: &str) -> RecordView<'static> {
+        let message = RecordMessage::from_json("s", json.to_owned()).expect("record");
+        RecordView::message(Box::leak(Box::new(message)))
     }
 
     const CTX: RecordContext<'static> = RecordContext {
