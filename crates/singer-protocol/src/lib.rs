@@ -69,7 +69,7 @@ pub use message::{
 };
 pub use progress::{Progress, ProgressSink};
 pub use reader::{DEFAULT_MAX_LINE_BYTES, LineMessage, LineReader, Reader, line_text};
-pub use record_line::{PropertySpan, RecordLine};
+pub use record_line::{PropertySpan, RecordLine, all_array_elements};
 pub use retry::{RetryAttempt, RetryPolicy, Retryable};
 pub use writer::Writer;
 

@@ -320,7 +320,8 @@ pub struct BatchEncoding {
     pub compression: Option<String>,
 }
 
-/// Every field any message type can have, borrowed from the line. Decoding
+/// Every field any message type can have, borrowed from the line (the list
+/// `record_line::envelope_field` knows too). Decoding
 /// into one flat struct (instead of serde's internally tagged enums) keeps
 /// record bodies as raw text, reads `type` case-insensitively and lets each
 /// error name the line, the stream and the field.

@@ -84,8 +84,7 @@ impl<'a> RecordLine<'a> {
         loop {
             scan.space();
             let key = scan.plain_string()?;
-            let name = line.as_bytes().get(key)?;
-            let field = ENVELOPE_FIELDS.iter().position(|f| f.as_bytes() == name);
+            let field = envelope_field(line.as_bytes().get(key)?);
             if let Some(field) = field {
                 let bit = 1 << field;
                 if seen & bit != 0 {
@@ -96,26 +95,26 @@ impl<'a> RecordLine<'a> {
             scan.space();
             scan.byte(b':')?;
             scan.space();
-            match field.and_then(|f| ENVELOPE_FIELDS.get(f)).copied() {
-                Some("type") => {
+            match field {
+                Some(TYPE) => {
                     let kind = scan.plain_string()?;
                     is_record = line.get(kind)?.eq_ignore_ascii_case(crate::message::RECORD);
                     if !is_record {
                         return None;
                     }
                 }
-                Some("stream") => stream = Some(scan.plain_string()?),
-                Some("record") => {
+                Some(STREAM) => stream = Some(scan.plain_string()?),
+                Some(RECORD) => {
                     let start = scan.at;
                     scan.record_object(properties)?;
                     record = Some(start..scan.at);
                 }
-                Some("version") => {
+                Some(VERSION) => {
                     let start = scan.at;
                     scan.value(1)?;
                     version = Some(line.get(start..scan.at)?.parse::<u64>().ok()?);
                 }
-                Some("time_extracted") => {
+                Some(TIME_EXTRACTED) => {
                     if scan.peek()? == b'n' {
                         scan.literal(b"null")?;
                     } else {
@@ -166,21 +165,71 @@ impl<'a> RecordLine<'a> {
     }
 }
 
-/// The envelope fields [`crate::Message::parse`] knows: each may appear
-/// once.
-const ENVELOPE_FIELDS: [&str; 11] = [
-    "type",
-    "stream",
-    "record",
-    "version",
-    "time_extracted",
-    "schema",
-    "key_properties",
-    "bookmark_properties",
-    "value",
-    "encoding",
-    "manifest",
-];
+const TYPE: u8 = 0;
+const STREAM: u8 = 1;
+const RECORD: u8 = 2;
+const VERSION: u8 = 3;
+const TIME_EXTRACTED: u8 = 4;
+
+/// Whether `text`, one JSON array, has only elements (as raw JSON text) for
+/// which `each` is true; `false` for text that is not a well-formed array
+/// (or nests deeper than this fast path reads).
+///
+/// ```
+/// assert!(singer_protocol::all_array_elements(r#"["a", "b"]"#, |e| e.starts_with('"')));
+/// assert!(!singer_protocol::all_array_elements(r#"["a", 1]"#, |e| e.starts_with('"')));
+/// assert!(!singer_protocol::all_array_elements(r#"["a",]"#, |_| true));
+/// ```
+pub fn all_array_elements(text: &str, mut each: impl FnMut(&str) -> bool) -> bool {
+    let mut scan = Scan {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut elements = || -> Option<bool> {
+        scan.byte(b'[')?;
+        scan.space();
+        if scan.peek()? == b']' {
+            scan.at += 1;
+        } else {
+            loop {
+                scan.space();
+                let start = scan.at;
+                scan.value(2)?;
+                if !each(text.get(start..scan.at)?) {
+                    return Some(false);
+                }
+                scan.space();
+                match scan.next()? {
+                    b',' => {}
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+        }
+        scan.space();
+        Some(scan.at == text.len())
+    };
+    elements().unwrap_or(false)
+}
+
+/// The envelope fields [`crate::Message::parse`] knows (each may appear
+/// once), numbered.
+fn envelope_field(name: &[u8]) -> Option<u8> {
+    Some(match name {
+        b"type" => TYPE,
+        b"stream" => STREAM,
+        b"record" => RECORD,
+        b"version" => VERSION,
+        b"time_extracted" => TIME_EXTRACTED,
+        b"schema" => 5,
+        b"key_properties" => 6,
+        b"bookmark_properties" => 7,
+        b"value" => 8,
+        b"encoding" => 9,
+        b"manifest" => 10,
+        _ => return None,
+    })
+}
 
 /// A cursor over a line; every method answers `None` on anything the fast
 /// path leaves to the full parser.

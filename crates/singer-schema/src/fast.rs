@@ -447,8 +447,7 @@ impl Check {
                 }
                 match &self.items {
                     None => true,
-                    Some(items) => serde_json::from_str::<Vec<&RawValue>>(text)
-                        .is_ok_and(|elements| elements.iter().all(|e| items.passes(e.get()))),
+                    Some(items) => singer_protocol::all_array_elements(text, |e| items.passes(e)),
                 }
             }
             _ => false,

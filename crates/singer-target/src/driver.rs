@@ -1,7 +1,6 @@
 //! The driver: read, route, validate, batch, write, commit, then STATE.
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -94,7 +93,7 @@ pub struct Driver<L: Loader> {
     /// Live progress (a terminal's progress lines), updated a few times a second.
     progress: Option<Progress>,
     last_progress: Instant,
-    streams: HashMap<String, Stream>,
+    streams: foldhash::HashMap<String, Stream>,
     order: Vec<String>,
     /// The latest STATE value received and not yet written.
     pending_state: Option<Value>,
@@ -143,7 +142,7 @@ impl<L: Loader> Driver<L> {
             interrupt: None,
             progress: None,
             last_progress: Instant::now(),
-            streams: HashMap::new(),
+            streams: foldhash::HashMap::default(),
             order: Vec::new(),
             pending_state: None,
             dirty: false,
@@ -413,19 +412,27 @@ impl<L: Loader> Driver<L> {
         };
         // One table version per batch: a record of another version closes
         // the open batch first.
-        if !stream.batch.is_empty() && stream.batch.version() != record.version {
+        let stream = if !stream.batch.is_empty() && stream.batch.version() != record.version {
             self.write_stream(record.stream)?;
-        }
-        let Some(stream) = self.streams.get_mut(record.stream) else {
-            return Err(Error::RecordBeforeSchema {
-                line,
-                stream: record.stream.to_owned(),
-            });
+            match self.streams.get_mut(record.stream) {
+                Some(stream) => stream,
+                None => {
+                    return Err(Error::RecordBeforeSchema {
+                        line,
+                        stream: record.stream.to_owned(),
+                    });
+                }
+            }
+        } else {
+            stream
         };
         stream.batch.set_version(record.version);
         let before = stream.batch.byte_size();
         let pushed = stream.push(record, line, &context)?;
-        let grown = stream.batch.byte_size().saturating_sub(before);
+        let batch = &stream.batch;
+        let full = batch.len() >= self.config.batch.max_records
+            || batch.byte_size() >= self.config.batch.max_bytes;
+        let grown = batch.byte_size().saturating_sub(before);
         self.buffered = self.buffered.saturating_add(grown);
         self.summary.peak_buffered_bytes = self.summary.peak_buffered_bytes.max(self.buffered);
         if !pushed {
@@ -442,13 +449,7 @@ impl<L: Loader> Driver<L> {
                 self.uncovered_version = Some((record.stream.to_owned(), version));
             }
         }
-        let Some(stream) = self.streams.get(record.stream) else {
-            return Ok(());
-        };
-        let batch = &stream.batch;
-        if batch.len() >= self.config.batch.max_records
-            || batch.byte_size() >= self.config.batch.max_bytes
-        {
+        if full {
             self.write_stream(record.stream)?;
             if self.commit_due() && self.covered() {
                 self.checkpoint(out)?;

@@ -406,6 +406,21 @@ impl<'a> Row<'a> {
             .get(usize::try_from(begin).ok()?..usize::try_from(end).ok()?)
     }
 
+    /// The JSON text of cell `index` as bytes, as [`Row::get`] without its
+    /// character-boundary checks (for encoders that work on bytes).
+    #[must_use]
+    #[inline]
+    pub fn get_bytes(&self, index: usize) -> Option<&'a [u8]> {
+        let (begin, end) = *self.batch.cells.get(self.start + index)?;
+        if (begin, end) == ABSENT {
+            return None;
+        }
+        self.batch
+            .text
+            .as_bytes()
+            .get(usize::try_from(begin).ok()?..usize::try_from(end).ok()?)
+    }
+
     /// Every cell, in column order.
     pub fn cells(&self) -> impl Iterator<Item = Option<&'a str>> + '_ {
         (0..self.batch.columns).map(|index| self.get(index))

@@ -1,7 +1,6 @@
 //! One stream's compiled schema and open batch, and the record → row path.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::time::Instant;
 
@@ -25,7 +24,7 @@ pub(crate) struct Stream {
     flattener: Option<Flattener>,
     pub(crate) columns: Vec<String>,
     pub(crate) flat_schema: Value,
-    index: HashMap<String, usize>,
+    index: foldhash::HashMap<String, usize>,
     keys: Vec<(usize, String)>,
     /// Metadata columns and their cell index.
     metadata: Vec<(MetadataColumn, usize)>,
@@ -154,7 +153,7 @@ impl Stream {
         }
         let typed =
             singer_schema::columns(&flat_schema, &TypeOptions::default()).map_err(schema_error)?;
-        let index: HashMap<String, usize> = columns
+        let index: foldhash::HashMap<String, usize> = columns
             .iter()
             .enumerate()
             .map(|(i, c)| (c.clone(), i))
@@ -422,7 +421,7 @@ impl<'de> Visitor<'de> for UniqueKeys<'_> {
 fn fill_from_map(
     row: &mut RowBuilder<'_>,
     map: &Map<String, Value>,
-    index: &HashMap<String, usize>,
+    index: &foldhash::HashMap<String, usize>,
 ) {
     for (key, value) in map {
         if let Some(i) = index.get(key) {
@@ -448,7 +447,7 @@ enum FillError {
 struct Filler<'r, 'b> {
     row: &'r mut RowBuilder<'b>,
     columns: &'r [String],
-    index: &'r HashMap<String, usize>,
+    index: &'r foldhash::HashMap<String, usize>,
     fast: Option<&'r FastSchema>,
     /// The column after the last one set: records usually list their
     /// properties in schema order, so its name is tried before hashing.
@@ -466,7 +465,7 @@ impl Filler<'_, '_> {
     #[inline]
     fn put(&mut self, key: &str, value: &str) -> Result<(), String> {
         let found = match self.columns.get(self.next) {
-            Some(name) if name == key => Some(self.next),
+            Some(name) if same_name(name.as_bytes(), key.as_bytes()) => Some(self.next),
             _ => self.index.get(key).copied(),
         };
         let repeated = match found {
@@ -492,6 +491,29 @@ impl Filler<'_, '_> {
             None => self.others.push(key.to_owned()),
         }
         Ok(())
+    }
+}
+
+/// `a == b` for property names, without a `memcmp` call for short ones
+/// (most are): the comparison runs once per value.
+#[inline]
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        bytes
+            .get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_ne_bytes)
+    };
+    match a.len() {
+        0..8 => a.iter().zip(b).all(|(x, y)| x == y),
+        8..=16 => {
+            let last = a.len() - 8;
+            word(a, 0) == word(b, 0) && word(a, last) == word(b, last)
+        }
+        _ => a == b,
     }
 }
 
