@@ -25,10 +25,13 @@ use singer_protocol::Retryable as _;
 
 /// Messages per chunk handed from the reading thread.
 const CHUNK_MESSAGES: usize = 512;
-/// Bytes of record text per chunk, at most (plus one record).
-const CHUNK_BYTES: usize = 1 << 20;
-/// Chunks in flight between the threads (bounded: backpressure).
-const CHUNKS_IN_FLIGHT: usize = 4;
+/// Bytes of line text per chunk, at most (plus one line).
+const CHUNK_BYTES: usize = 256 << 10;
+/// Chunks in flight between the threads (bounded: backpressure). 4 MiB of
+/// read-ahead lets the tap go on writing while a batch is written, which
+/// on a 2-core machine shared with PostgreSQL and the tap cut the pipe's
+/// idle time (1M-row bench: 4.5 s -> 4.2 s).
+const CHUNKS_IN_FLIGHT: usize = 16;
 /// How often the driver looks at the clock and the signal flag while the
 /// input is idle.
 const TICK: Duration = Duration::from_millis(100);
