@@ -1,0 +1,138 @@
+//! Sending an [`UploadRequest`]: one attempt, the outcome classified so
+//! that the caller's retry policy can act (retry, refresh the credentials
+//! by re-issuing the PUT, or give up).
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::info::LocationType;
+use crate::request::UploadRequest;
+
+/// An HTTP client for stage uploads.
+#[derive(Debug, Clone)]
+pub struct Uploader {
+    client: reqwest::Client,
+    connect: Option<url::Url>,
+}
+
+impl Uploader {
+    /// A client whose requests time out after `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Client`] when the TLS backend cannot start.
+    pub fn new(timeout: Duration) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(Error::Client)?;
+        Ok(Self {
+            client,
+            connect: None,
+        })
+    }
+
+    /// Sends every request to `base` (scheme, host and port) instead of
+    /// the store, keeping the store's `Host` header and path: for tests
+    /// against a local S3 (moto) that checks the signature.
+    #[must_use]
+    pub fn with_connect_override(mut self, base: url::Url) -> Self {
+        self.connect = Some(base);
+        self
+    }
+
+    /// Uploads `body` as `request` says; `file` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when the store does not answer,
+    /// [`Error::Refused`] for any status but 2xx (see
+    /// [`Error::is_retryable`] and [`Error::is_expired`]).
+    pub async fn put(&self, request: &UploadRequest, file: &str, body: Vec<u8>) -> Result<()> {
+        let store = store_name(request.location);
+        let mut url = request.url.clone();
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => String::new(),
+        };
+        if let Some(base) = &self.connect {
+            // Setting the parts of a URL with a host cannot fail.
+            let _ = url.set_scheme(base.scheme());
+            let _ = url.set_host(base.host_str());
+            let _ = url.set_port(base.port());
+        }
+        let mut builder = self
+            .client
+            .put(url)
+            .header(reqwest::header::HOST, host)
+            .body(body);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let transport = |source| Error::Transport {
+            file: file.to_owned(),
+            store,
+            source,
+        };
+        let response = builder.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        let code = xml_element(&text, "Code");
+        let expired = match request.location {
+            LocationType::S3 => status == 400 && code.as_deref() == Some("ExpiredToken"),
+            LocationType::Azure => {
+                status == 403
+                    && (text.contains("Signature not valid in the specified time frame")
+                        || text.contains("Server failed to authenticate the request"))
+            }
+            LocationType::Gcs => {
+                (status == 401 && !request.presigned) || (status == 400 && request.presigned)
+            }
+            LocationType::LocalFs => false,
+        };
+        Err(Error::Refused {
+            file: file.to_owned(),
+            store,
+            status,
+            // Only the code: S3 error bodies echo the string to sign.
+            code,
+            expired,
+        })
+    }
+}
+
+fn store_name(location: LocationType) -> &'static str {
+    match location {
+        LocationType::S3 => "S3",
+        LocationType::Azure => "Azure",
+        LocationType::Gcs => "GCS",
+        LocationType::LocalFs => "LOCAL_FS",
+    }
+}
+
+/// The text of the first `<name>…</name>` in an XML error body.
+fn xml_element(text: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = text.get(start..)?.find('<')? + start;
+    text.get(start..end)
+        .filter(|code| code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_error_code_and_nothing_else() {
+        let body = "<?xml version=\"1.0\"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message><StringToSign>secret stuff</StringToSign></Error>";
+        assert_eq!(xml_element(body, "Code").as_deref(), Some("ExpiredToken"));
+        assert_eq!(xml_element("<Code>a b</Code>", "Code"), None);
+        assert_eq!(xml_element("no xml", "Code"), None);
+    }
+}
