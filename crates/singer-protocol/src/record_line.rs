@@ -386,29 +386,7 @@ impl Scan<'_> {
     fn value(&mut self, depth: u32) -> Option<()> {
         match self.peek()? {
             b'"' => self.string(),
-            b'{' => {
-                let depth = nested(depth)?;
-                self.at += 1;
-                self.space();
-                if self.peek()? == b'}' {
-                    self.at += 1;
-                    return Some(());
-                }
-                loop {
-                    self.space();
-                    self.string()?;
-                    self.space();
-                    self.byte(b':')?;
-                    self.space();
-                    self.value(depth)?;
-                    self.space();
-                    match self.next()? {
-                        b',' => {}
-                        b'}' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
+            b'{' => self.object(nested(depth)?, false, |_, _| {}),
             b'[' => {
                 let depth = nested(depth)?;
                 self.at += 1;
@@ -437,6 +415,20 @@ impl Scan<'_> {
 
     /// The record object, noting each property's name and value ranges.
     fn record_object(&mut self, properties: &mut Vec<PropertySpan>) -> Option<()> {
+        self.object(2, true, |name, value| {
+            properties.push(PropertySpan { name, value });
+        })
+    }
+
+    /// An object whose values are at nesting `depth`, calling `member`
+    /// with each name's range (without quotes, only for `plain_names`,
+    /// which must have no escapes) and value's range.
+    fn object(
+        &mut self,
+        depth: u32,
+        plain_names: bool,
+        mut member: impl FnMut(Range<usize>, Range<usize>),
+    ) -> Option<()> {
         self.byte(b'{')?;
         self.space();
         if self.peek()? == b'}' {
@@ -445,16 +437,19 @@ impl Scan<'_> {
         }
         loop {
             self.space();
-            let name = self.plain_string()?;
+            let name = if plain_names {
+                self.plain_string()?
+            } else {
+                let start = self.at;
+                self.string()?;
+                start..self.at
+            };
             self.space();
             self.byte(b':')?;
             self.space();
             let start = self.at;
-            self.value(2)?;
-            properties.push(PropertySpan {
-                name,
-                value: start..self.at,
-            });
+            self.value(depth)?;
+            member(name, start..self.at);
             self.space();
             match self.next()? {
                 b',' => {}

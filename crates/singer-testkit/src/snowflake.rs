@@ -17,8 +17,11 @@ pub const FAKESNOW_VENV_ENV: &str = "SINGER_FAKESNOW_VENV";
 
 /// The pinned requirements the venv must hold (what `scripts/setup`
 /// installs).
-pub const FAKESNOW_REQUIREMENTS: &[&str] =
-    &["fakesnow[server]==0.12.1", "snowflake-connector-python<5"];
+pub const FAKESNOW_REQUIREMENTS: &[&str] = &[
+    "fakesnow[server]==0.12.1",
+    "snowflake-connector-python<5",
+    "moto[server]==5.2.1",
+];
 
 /// How long the wrapper may take to start.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
