@@ -18,6 +18,13 @@ accept. This wrapper reuses fakesnow's own handlers and fixes, per
    records that table's comment and text lengths in its `_fs_global`
    catalog, which DuckDB refuses inside a transaction that already wrote
    to the user's database. Those records are skipped for that table.
+6. `COPY INTO t FROM @internal_stage[/path] FILES=(...)`: fakesnow builds
+   each file's URL from the stage's location, which for an internal stage
+   is a local directory with no URL scheme, and fails with "invalid URL
+   prefix"; without FILES= it works. Scheme-less (internal) locations get
+   the file names joined as paths.
+7. `REMOVE @stage[/path]` (not in fakesnow): deletes the internal stage's
+   files under that path and answers Snowflake's `name`/`result` rows.
 
 Two test helpers, driven by login session parameters (ignored by fakesnow):
 
@@ -45,6 +52,7 @@ import base64
 import gzip
 import importlib
 import json
+import os
 import re
 import socket
 import sys
@@ -86,6 +94,48 @@ def _table_comment_sql(catalog: str, schema: str, table: str, *rest: Any) -> str
 # Fix 5 (see the module docs).
 fs_info_schema.insert_text_lengths_sql = _text_lengths_sql
 fs_info_schema.insert_table_comment_sql = _table_comment_sql
+
+fs_copy_into = importlib.import_module("fakesnow.copy_into")
+fs_stage = importlib.import_module("fakesnow.transforms.stage")
+_source_urls = fs_copy_into._source_urls
+
+
+def _internal_source_urls(source: str, files: list[str]) -> list[str]:
+    if fs_stage.is_internal(source):
+        return [os.path.join(source, f) for f in files] or [source]
+    return _source_urls(source, files)
+
+
+# Fix 6.
+fs_copy_into._source_urls = _internal_source_urls
+
+_REMOVE = re.compile(r"^\s*(?:REMOVE|RM)\s+@([^\s;]+)\s*;?\s*$", re.IGNORECASE)
+
+
+def _remove(token: str, target: str) -> Response:
+    """Fix 7: REMOVE @stage[/path] on an internal stage."""
+    conn = fs_server.sessions[token]
+    stage_var, _, path = target.partition("/")
+    database, schema, name = fs_stage.parts_from_var(stage_var, conn.database, conn.schema)
+    root = fs_stage.internal_dir(f"{database}.{schema}.{name}")
+    removed = []
+    for directory, _dirs, files in os.walk(root):
+        for file in files:
+            full = os.path.join(directory, file)
+            relative = os.path.relpath(full, root)
+            if relative.startswith(path):
+                os.remove(full)
+                removed.append([f"{name.lower()}/{relative}", "removed"])
+    text = {"type": "text", "nullable": True, "database": "", "schema": "", "table": "",
+            "byteLength": 16777216, "length": 16777216, "scale": None, "precision": None, "collation": None}
+    return JSONResponse({
+        "data": {
+            "rowtype": [{**text, "name": "name"}, {**text, "name": "result"}],
+            "rowset": removed, "total": len(removed), "returned": len(removed),
+            "queryId": _query_id(), "queryResultFormat": "json",
+        },
+        "success": True,
+    })
 
 NAMED_DBS: dict[str, FakeSnow] = {}
 NAMED_LOCK = threading.Lock()
@@ -189,6 +239,9 @@ async def query_request(request: Request) -> Response:
             "success": False,
         }
         return JSONResponse(payload, status_code=status)
+    if (remove := _REMOVE.match(sql)) is not None:
+        auth = request.headers.get("Authorization") or ""
+        return _remove(auth[17:-1], remove.group(1))
     response = await fs_server.query_request(request)
     payload = json.loads(bytes(response.body))
     data = payload.get("data")

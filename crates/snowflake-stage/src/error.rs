@@ -30,6 +30,18 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// A REST call (login, statement) failed.
+    #[error("{action}: {}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+    Session {
+        /// What was being done.
+        action: &'static str,
+        /// Snowflake's error code or the HTTP status.
+        code: Option<String>,
+        /// Snowflake's message.
+        message: String,
+        /// Whether trying again (after logging in again) may succeed.
+        retryable: bool,
+    },
     /// The store refused the upload.
     #[error("the {store} stage refused {file}: HTTP {status}{}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
     Refused {
@@ -54,6 +66,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Transport { .. } => true,
+            Self::Session { retryable, .. } => *retryable,
             Self::Refused { status, .. } => matches!(status, 408 | 429 | 500..=599),
             _ => false,
         }

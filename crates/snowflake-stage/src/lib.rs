@@ -44,6 +44,7 @@ mod encrypt;
 mod error;
 mod info;
 mod request;
+mod session;
 mod sigv4;
 mod upload;
 
@@ -51,5 +52,6 @@ pub use encrypt::{Encrypted, digest, encrypt, encrypt_with};
 pub use error::{Error, Result};
 pub use info::{Credentials, EncryptionMaterial, LocationType, PutResponse, StageInfo};
 pub use request::{FileMeta, UploadRequest, upload_request};
+pub use session::{Login, RestSession, SessionConfig};
 pub use sigv4::{SigV4, UNSIGNED_PAYLOAD, encode_path};
 pub use upload::Uploader;

@@ -7,4 +7,5 @@
     reason = "test helpers abort loudly on a broken fixture"
 )]
 
+mod fakesnow;
 mod moto;
