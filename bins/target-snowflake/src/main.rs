@@ -33,7 +33,16 @@ fn main() -> ExitCode {
                 info!(table = %table, rows, "Rows loaded.");
             }
             info!(
+                rows = stats.rows,
                 batches = stats.batches,
+                files = stats.files.files,
+                bytes_uploaded = stats.files.bytes,
+                puts = stats.files.puts,
+                encode_s = stats.files.encode_seconds,
+                upload_s = stats.files.upload_seconds,
+                copy_s = stats.copy_seconds,
+                merge_s = stats.merge_seconds,
+                statements = stats.stage_statements + stats.commit_statements + stats.files.puts,
                 special_values_nulled = stats.special_values_nulled,
                 "Load statistics."
             );

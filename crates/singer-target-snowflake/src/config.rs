@@ -45,6 +45,19 @@ pub enum LoadMethod {
     Overwrite,
 }
 
+/// How batches reach Snowflake.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Staging {
+    /// Gzip NDJSON files PUT to a stage, loaded with `COPY INTO` at the
+    /// commit (what every production peer does).
+    #[default]
+    Stage,
+    /// Each batch bound as one JSON text to `INSERT ... SELECT ... FROM
+    /// TABLE(FLATTEN(PARSE_JSON(?)))`.
+    Bind,
+}
+
 /// The Snowflake type of `date-time` columns.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 pub enum TimestampType {
@@ -170,6 +183,22 @@ singer_protocol::settings! {
         session_parameters: BTreeMap<String, Value> = Object(
             "Extra session parameters sent at login ({\"TIMEZONE\": \"UTC\"})."
         ),
+        staging: Staging = String(
+            "How batches reach Snowflake: stage (gzip NDJSON files PUT to a stage, then COPY INTO at the \
+             commit; files stay until the commit that loads them succeeds, so a failed commit is retried from \
+             them) or bind (each batch bound as JSON text to an INSERT; the fallback for roles that cannot \
+             use a stage)."
+        )
+        .default_value("\"stage\""),
+        stage: Option<String> = String(
+            "The named stage for staged files, unquoted as pipelinewise takes it (`RAW.MY_STAGE`). Default: \
+             `<schema>.SINGER_RS_FILES` in each target schema, created when missing (needs CREATE STAGE on \
+             the schema; a given stage needs READ and WRITE)."
+        ),
+        upload_parallelism: usize = Integer(
+            "Staged files uploaded at once (staging: stage)."
+        )
+        .default_value("4"),
         max_bind_bytes: usize = Integer(
             "Largest JSON bind value per staging statement (Snowflake's limit is 16 MB); a batch is split into \
              as many statements as needed."

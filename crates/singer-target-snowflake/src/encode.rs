@@ -58,9 +58,10 @@ pub(crate) struct EncodeOptions {
     pub(crate) special: SpecialValues,
 }
 
-/// The SQL expression reading column `index` of a staged JSON row `f.value`.
-pub(crate) fn stage_expression(index: usize, sql_type: SqlType) -> String {
-    let v = format!("f.value:c{index}");
+/// The SQL expression reading column `index` of a staged JSON row `source`
+/// (`f.value` of a bound array's FLATTEN, `V` of a file's landing table).
+pub(crate) fn stage_expression(source: &str, index: usize, sql_type: SqlType) -> String {
+    let v = format!("{source}:c{index}");
     match sql_type {
         SqlType::Variant => v,
         SqlType::Boolean => format!("{v}::BOOLEAN"),

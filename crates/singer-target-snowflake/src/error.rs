@@ -134,6 +134,30 @@ pub enum Error {
     /// The async runtime could not be built.
     #[error("starting the I/O runtime")]
     Runtime(#[source] std::io::Error),
+    /// Putting a file on the stage failed (the PUT, the upload).
+    #[error("staging files")]
+    Stage {
+        /// Whether trying again may succeed (the stager already retried
+        /// the upload itself).
+        retryable: bool,
+        /// The failure.
+        #[source]
+        source: snowflake_stage::Error,
+    },
+    /// Encoding or compressing a file failed.
+    #[error("encoding a file: {reason}")]
+    Encode {
+        /// Why.
+        reason: String,
+    },
+    /// A `COPY INTO` did not load exactly what was staged.
+    #[error("loading staged files into {table}: {reason}")]
+    CopyMismatch {
+        /// The landing table.
+        table: String,
+        /// What differed.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -167,7 +191,9 @@ impl singer_target::Retryable for Error {
     /// committed).
     fn is_retryable(&self) -> bool {
         match self {
-            Self::Login { retryable, .. } | Self::Statement { retryable, .. } => *retryable,
+            Self::Login { retryable, .. }
+            | Self::Statement { retryable, .. }
+            | Self::Stage { retryable, .. } => *retryable,
             _ => false,
         }
     }

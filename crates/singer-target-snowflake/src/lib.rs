@@ -73,6 +73,7 @@ mod config;
 mod connection;
 mod encode;
 mod error;
+mod files;
 mod loader;
 mod naming;
 mod stage;
@@ -80,9 +81,10 @@ mod types;
 
 pub use config::{
     ABOUT, Credentials, IdentifierCase, LoadMethod, MAX_BIND_BYTES, SchemaMapping, SnowflakeConfig,
-    SpecialValues, TimestampType,
+    SpecialValues, Staging, TimestampType,
 };
 pub use error::{Error, Result};
+pub use files::FileStats;
 pub use loader::{DELETED_AT, LoadStats, SnowflakeLoader, TABLE_VERSION};
 pub use naming::{MAX_IDENTIFIER_CHARS, TableName, column_names, fold, quote, table_for_stream};
 pub use types::{MAX_PRECISION, MAX_VARCHAR, SqlType};

@@ -98,7 +98,7 @@ impl JsonBindStager {
             columns.push(stage_column(index));
             values.push(
                 match (plan.cell, constants.get(index).and_then(Option::as_ref)) {
-                    (Some(_), _) => stage_expression(index, plan.sql_type),
+                    (Some(_), _) => stage_expression("f.value", index, plan.sql_type),
                     (None, Some(constant)) => format!("{constant}::{}", plan.sql_type),
                     (None, None) => format!("NULL::{}", plan.sql_type),
                 },

@@ -48,6 +48,6 @@ pub use cluster::{Cluster, postgres};
 pub use error::Error;
 pub use settings_doc::{binary_settings_drift, render_drift, settings_drift};
 pub use snowflake::{
-    FAKESNOW_REQUIREMENTS, FAKESNOW_VENV_ENV, SnowflakeDouble, snowflake_double, venv_dir,
-    wrapper_path,
+    FAKESNOW_REQUIREMENTS, FAKESNOW_VENV_ENV, SnowflakeDouble, isolated_database_name,
+    snowflake_double, venv_dir, wrapper_path,
 };

@@ -200,6 +200,27 @@ impl SnowflakeDouble {
     }
 }
 
+/// A database name of its own for the isolated database `path` (from
+/// [`SnowflakeDouble::isolated_database`]): fakesnow keeps every internal
+/// stage's files under `<database>/<schema>/<stage>` of one directory per
+/// server, whatever the isolated database, so tests that stage files use
+/// distinct database names to keep their files apart.
+#[must_use]
+pub fn isolated_database_name(path: &str) -> String {
+    let tail: String = path
+        .trim_start_matches(":isolated:")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("TESTDB_{tail}")
+}
+
 /// The venv directory: `$SINGER_FAKESNOW_VENV`, else the workspace's
 /// `target/fakesnow/venv`.
 #[must_use]

@@ -40,14 +40,15 @@ impl Drop for Scratch {
 pub fn config(prefix: &str, extra: &Value) -> (Value, singer_target_snowflake::SnowflakeConfig) {
     let double = singer_testkit::snowflake_double()
         .expect("the Snowflake double (fakesnow) must start; run scripts/setup");
+    let path = double.isolated_database(prefix);
     let mut config = json!({
         "account": "testaccount",
         "user": "tester",
         "password": "sw0rdfish-not-checked",
-        "database": "TESTDB",
+        "database": singer_testkit::isolated_database_name(&path),
         "default_target_schema": "raw",
         "endpoint": double.url(),
-        "session_parameters": {"FAKESNOW_DB_PATH": double.isolated_database(prefix)},
+        "session_parameters": {"FAKESNOW_DB_PATH": path},
     });
     for (k, v) in extra.as_object().unwrap() {
         config[k] = v.clone();

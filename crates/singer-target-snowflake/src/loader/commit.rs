@@ -8,13 +8,16 @@
 //! keys; [`SnowflakeLoader`] decides which apply and runs them.
 
 use std::collections::HashSet;
+use std::time::Instant;
 
 use tracing::{debug, info, warn};
 
 use super::{DELETED_AT, SnowflakeLoader, Statement, TABLE_VERSION};
 use crate::config::{LoadMethod, TimestampType};
 use crate::connection::Bind;
+use crate::connection::cell_text;
 use crate::error::{Error, Result};
+use crate::files::StagedFile;
 use crate::naming::{TableName, quote};
 use crate::stage::{ROW_COLUMN, stage_column};
 use crate::types::SqlType;
@@ -180,6 +183,52 @@ fn activate(
 }
 
 /// The current time as the soft-delete literal.
+/// The session's landing table for staged files (one `V VARIANT` column).
+const LANDING_TABLE: &str = "_SINGER_RS_LAND";
+
+/// Checks a `COPY INTO` answer: one row per file named, each `LOADED`, the
+/// rows loaded adding up to the rows written (a COPY that loads nothing is
+/// an error: some clients report success after loading no file).
+fn check_copy(
+    rows: &[snowflake_connector_rs::DynamicRow],
+    names: &[String],
+    expected: u64,
+    table: &str,
+) -> Result<()> {
+    let mismatch = |reason: String| Error::CopyMismatch {
+        table: table.to_owned(),
+        reason,
+    };
+    if rows.len() != names.len() {
+        return Err(mismatch(format!(
+            "{} files named, {} in COPY's answer",
+            names.len(),
+            rows.len()
+        )));
+    }
+    let mut loaded = 0_u64;
+    for row in rows {
+        let cells: Vec<Option<String>> = row.values().iter().map(cell_text).collect();
+        let cell = |i: usize| cells.get(i).cloned().flatten().unwrap_or_default();
+        if !cell(1).eq_ignore_ascii_case("LOADED") {
+            return Err(mismatch(format!("file {} is {}", cell(0), cell(1))));
+        }
+        loaded += cell(3).parse::<u64>().map_err(|_| {
+            mismatch(format!(
+                "file {}: rows_loaded {:?} is not a count",
+                cell(0),
+                cell(3)
+            ))
+        })?;
+    }
+    if loaded != expected {
+        return Err(mismatch(format!(
+            "{loaded} rows loaded, {expected} written"
+        )));
+    }
+    Ok(())
+}
+
 fn now_literal() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%d %H:%M:%S%.6f")
@@ -274,6 +323,7 @@ impl SnowflakeLoader {
     /// failure rolls back, and is never retried with anything queued.
     pub(super) fn apply_pending(&mut self) -> Result<()> {
         self.connection.connect()?;
+        self.load_files()?;
         self.check_stages("committing")?;
         let mut statements: Vec<Statement> = Vec::new();
         let mut overwriting: HashSet<String> = HashSet::new();
@@ -298,7 +348,11 @@ impl SnowflakeLoader {
                 } => statements.push(self.activate_statement(stream, *version, now)?),
             }
         }
+        let started = Instant::now();
         self.transaction(&statements)?;
+        self.stats.merge_seconds += started.elapsed().as_secs_f64();
+        self.stats.commit_statements += u64::try_from(statements.len()).unwrap_or(u64::MAX) + 2;
+        self.remove_committed_files();
         for stream in overwriting {
             if let Some(state) = self.streams.get_mut(&stream) {
                 state.overwritten = true;
@@ -335,6 +389,130 @@ impl SnowflakeLoader {
             }
         }
         Ok(())
+    }
+
+    /// Staged loading: uploads what is still queued, then fills each
+    /// staging table of this commit from its files in the current session
+    /// (`COPY INTO` a landing table, checked, then `INSERT ... SELECT`).
+    /// Run at every commit attempt, so a retry after a lost session loads
+    /// the same files again.
+    fn load_files(&mut self) -> Result<()> {
+        let Some(files) = &mut self.files else {
+            return Ok(());
+        };
+        files.upload_queued()?;
+        let started = Instant::now();
+        let session = self.connection.session_id();
+        let land = quote(LANDING_TABLE);
+        for index in 0..self.stages.len() {
+            let Some(stage) = self.stages.get(index) else {
+                continue;
+            };
+            if stage.files.is_empty() {
+                continue;
+            }
+            let (name, types, schema) = (
+                stage.name.clone(),
+                stage.types.clone(),
+                stage.table.schema.clone(),
+            );
+            self.connection.use_schema(&schema)?;
+            self.connection.run(
+                "creating a staging table",
+                &super::staging::create_stage(&name, &types),
+                &[],
+                false,
+            )?;
+            self.connection.run(
+                "creating the landing table",
+                &format!("CREATE OR REPLACE TEMPORARY TABLE {land} (V VARIANT)"),
+                &[],
+                false,
+            )?;
+            let Some(stage) = self.stages.get(index) else {
+                continue;
+            };
+            let mut groups: Vec<(&str, &str, Vec<&StagedFile>)> = Vec::new();
+            for file in &stage.files {
+                match groups.last_mut() {
+                    Some((place, dir, list)) if *place == file.stage && *dir == file.dir => {
+                        list.push(file);
+                    }
+                    _ => groups.push((&file.stage, &file.dir, vec![file])),
+                }
+            }
+            let copies: Vec<(String, Vec<String>, u64)> = groups
+                .iter()
+                .map(|(place, dir, list)| {
+                    let names: Vec<String> = list.iter().map(|f| format!("'{}'", f.name)).collect();
+                    (
+                        format!(
+                            "COPY INTO {land} FROM @{place}/{dir} FILES = ({}) FILE_FORMAT = (TYPE = JSON) \
+                             ON_ERROR = ABORT_STATEMENT FORCE = TRUE",
+                            names.join(", ")
+                        ),
+                        list.iter().map(|f| f.name.clone()).collect(),
+                        list.iter().map(|f| f.rows).sum(),
+                    )
+                })
+                .collect();
+            let insert = format!(
+                "INSERT INTO {name} ({}, {}) SELECT {}, V:r::VARCHAR::NUMBER(38,0) FROM {land}",
+                (0..stage.from_landing.len())
+                    .map(stage_column)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                quote(ROW_COLUMN),
+                stage.from_landing.join(", "),
+            );
+            for (sql, names, expected) in copies {
+                let rows = self
+                    .connection
+                    .run("loading staged files", &sql, &[], false)?;
+                check_copy(&rows, &names, expected, &land)?;
+                self.stats.commit_statements += 1;
+            }
+            self.connection.run(
+                "filling a staging table from its files",
+                &insert,
+                &[],
+                false,
+            )?;
+            self.stats.commit_statements += 3;
+            if let Some(stage) = self.stages.get_mut(index) {
+                stage.session = session;
+            }
+        }
+        self.stats.copy_seconds += started.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// After a commit: its files go (best effort; the next run removes
+    /// what is left).
+    fn remove_committed_files(&mut self) {
+        let Some(files) = &mut self.files else {
+            return;
+        };
+        files.committed();
+        let dirs: std::collections::BTreeSet<String> = self
+            .stages
+            .iter()
+            .flat_map(|stage| {
+                stage
+                    .files
+                    .iter()
+                    .map(|f| format!("@{}/{}", f.stage, f.dir))
+            })
+            .collect();
+        for dir in dirs {
+            let sql = format!("REMOVE {dir}");
+            if let Err(error) = self
+                .connection
+                .run("removing committed files", &sql, &[], false)
+            {
+                warn!(files = %dir, error = %error, "Removing committed files failed; the next run of the table removes them.");
+            }
+        }
     }
 
     /// `BEGIN`, the statements, `COMMIT`; a failure rolls back.

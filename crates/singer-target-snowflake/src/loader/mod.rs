@@ -36,10 +36,11 @@ use singer_protocol::{RetryPolicy, Retryable};
 use singer_target::{Batch, Loader, StreamSchema};
 use tracing::warn;
 
-use crate::config::SnowflakeConfig;
+use crate::config::{SnowflakeConfig, Staging};
 use crate::connection::{Bind, Connection};
 use crate::encode::{ColumnPlan, EncodeOptions};
 use crate::error::{Error, Result};
+use crate::files::{FileStager, FileStats};
 use crate::naming::{TableName, fold};
 use crate::stage::JsonBindStager;
 use crate::types::SqlType;
@@ -101,7 +102,7 @@ impl Statement {
 }
 
 /// Counts of what the loader did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct LoadStats {
     /// Rows committed.
     pub rows: u64,
@@ -113,6 +114,15 @@ pub struct LoadStats {
     pub special_values_nulled: u64,
     /// Rows committed per table.
     pub tables: BTreeMap<String, u64>,
+    /// Staged files (`staging: stage`): files, bytes, PUTs, encode and
+    /// upload seconds.
+    pub files: FileStats,
+    /// Seconds in `COPY INTO` (with the landing table's INSERT).
+    pub copy_seconds: f64,
+    /// Seconds in the commits' transactions (MERGE / INSERT / DELETE).
+    pub merge_seconds: f64,
+    /// Statements sent by the commits (COPY, INSERT, MERGE, ...).
+    pub commit_statements: u64,
 }
 
 /// The Snowflake loader behind `target-snowflake` (see the crate docs).
@@ -125,6 +135,8 @@ pub struct SnowflakeLoader {
     retry: RetryPolicy,
     connection: Connection,
     stager: JsonBindStager,
+    /// Staged loading (`staging: stage`); `None` for the bind path.
+    files: Option<FileStager>,
     streams: HashMap<String, StreamState>,
     tables: HashMap<TableName, String>,
     schemas: HashSet<String>,
@@ -158,6 +170,15 @@ impl SnowflakeLoader {
                     special: config.special_values,
                 },
             ),
+            files: match config.staging {
+                Staging::Stage => Some(FileStager::new(
+                    config,
+                    EncodeOptions {
+                        special: config.special_values,
+                    },
+                )?),
+                Staging::Bind => None,
+            },
             retry: config.retry_policy(),
             config: config.clone(),
             connection,
@@ -185,8 +206,21 @@ impl SnowflakeLoader {
 
     /// What the loader did so far.
     #[must_use]
-    pub fn stats(&self) -> &LoadStats {
-        &self.stats
+    pub fn stats(&self) -> LoadStats {
+        let mut stats = self.stats.clone();
+        if let Some(files) = &self.files {
+            stats.files = files.stats;
+        }
+        stats
+    }
+
+    /// Sends every staged-file upload to `base` instead of the store the
+    /// PUT names (tests: a local S3).
+    #[cfg(feature = "test-support")]
+    pub fn set_upload_override(&mut self, base: url::Url) {
+        if let Some(files) = &mut self.files {
+            files.set_connect_override(base);
+        }
     }
 
     /// The table a configured stream loads into.
@@ -252,6 +286,10 @@ impl SnowflakeLoader {
     /// session they were staged in is gone (a call the loader retries
     /// logged in again in between).
     fn check_stages(&self, action: &str) -> Result<()> {
+        if self.files.is_some() {
+            // Staged files outlive the session: the commit reloads them.
+            return Ok(());
+        }
         let session = self.connection.session_id();
         if self.stages.iter().any(|stage| stage.session != session) {
             return Err(Error::StagedRowsLost {
@@ -266,8 +304,8 @@ impl SnowflakeLoader {
     /// [`Error::StagedRowsLost`]: the session (and its temporary tables)
     /// is gone, and retrying only the last call would commit the rest
     /// without what was lost.
-    fn final_if_pending(had_pending: bool, action: &str, error: Error) -> Error {
-        if had_pending && error.is_retryable() {
+    fn final_if_pending(&self, had_pending: bool, action: &str, error: Error) -> Error {
+        if self.files.is_none() && had_pending && error.is_retryable() {
             warn!(error = %error, "Transient failure with rows staged and uncommitted; failing the run (a rerun resumes from the last STATE).");
             Error::StagedRowsLost {
                 action: action.to_owned(),
@@ -302,7 +340,7 @@ impl Loader for SnowflakeLoader {
         }
         let had_pending = !self.pending.is_empty();
         self.stage_batch(stream, batch)
-            .map_err(|e| Self::final_if_pending(had_pending, "staging a batch", e))
+            .map_err(|e| self.final_if_pending(had_pending, "staging a batch", e))
     }
 
     /// Applies everything staged and queued since the last commit, in
@@ -316,7 +354,7 @@ impl Loader for SnowflakeLoader {
             return Ok(());
         }
         self.apply_pending()
-            .map_err(|e| Self::final_if_pending(true, "committing", e))
+            .map_err(|e| self.final_if_pending(true, "committing", e))
     }
 
     /// Queues the activation (applied, after the stream's rows staged
@@ -332,7 +370,7 @@ impl Loader for SnowflakeLoader {
         self.retried("activating a version", |loader| {
             loader
                 .queue_activation(stream, version)
-                .map_err(|e| Self::final_if_pending(had_pending, "activating a version", e))
+                .map_err(|e| loader.final_if_pending(had_pending, "activating a version", e))
         })
     }
 }

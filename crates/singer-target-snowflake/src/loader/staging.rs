@@ -4,12 +4,13 @@
 //! [`crate::stage::Stager`] and queued for the commit with its first batch.
 
 use singer_target::Batch;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::commit::Pending;
 use super::{SnowflakeLoader, TABLE_VERSION, VERSION_TYPE};
-use crate::encode::{BinaryEncoding, ColumnPlan};
+use crate::encode::{BinaryEncoding, ColumnPlan, stage_expression};
 use crate::error::{Error, Result};
+use crate::files::{FileStager, StagedFile};
 use crate::naming::{TableName, quote};
 use crate::stage::{ROW_COLUMN, STAGE_TABLE, Stager, stage_column};
 use crate::types::SqlType;
@@ -33,6 +34,10 @@ pub(super) struct Stage {
     pub(super) batches: u64,
     /// Queued for the next commit (it holds at least one batch).
     pub(super) registered: bool,
+    /// Staged loading: the files holding this table's rows, and the SELECT
+    /// list reading a landing row `V` into the staging columns.
+    pub(super) files: Vec<StagedFile>,
+    pub(super) from_landing: Vec<String>,
 }
 
 /// The name of the run's `counter`-th staging table, quoted (unqualified:
@@ -43,7 +48,7 @@ fn stage_name(counter: u64) -> String {
 
 /// `CREATE OR REPLACE TEMPORARY TABLE` for staging columns of `types` (one
 /// per target column, see [`stage_column`]) and the row number.
-fn create_stage(name: &str, types: &[SqlType]) -> String {
+pub(super) fn create_stage(name: &str, types: &[SqlType]) -> String {
     let columns: Vec<String> = types
         .iter()
         .enumerate()
@@ -123,12 +128,25 @@ impl SnowflakeLoader {
             // Unqualified: a temporary table of the current schema (the
             // table's); the commit sets that schema before using it.
             let name = stage_name(self.stage_counter);
-            self.connection.run(
-                "creating a staging table",
-                &create_stage(&name, &types),
-                &[],
-                false,
-            )?;
+            if self.files.is_none() {
+                self.connection.run(
+                    "creating a staging table",
+                    &create_stage(&name, &types),
+                    &[],
+                    false,
+                )?;
+            }
+            let from_landing = plans
+                .iter()
+                .enumerate()
+                .map(|(index, plan)| {
+                    if plan.cell.is_some() || constants.get(index).is_some_and(Option::is_some) {
+                        stage_expression("V", index, plan.sql_type)
+                    } else {
+                        format!("NULL::{}", plan.sql_type)
+                    }
+                })
+                .collect();
             self.stages.push(Stage {
                 stream: stream.to_owned(),
                 name,
@@ -141,6 +159,8 @@ impl SnowflakeLoader {
                 rows: 0,
                 batches: 0,
                 registered: false,
+                files: Vec::new(),
+                from_landing,
             });
             self.stages.len() - 1
         };
@@ -150,6 +170,53 @@ impl SnowflakeLoader {
             });
         };
         let name = stage.name.clone();
+        if let Some(files) = &mut self.files {
+            let request = crate::stage::StageRequest {
+                stage: &name,
+                base: self.sequence,
+                stream,
+                plans: &plans,
+                constants: &constants,
+            };
+            let place = files.stage_for(&state.table.schema);
+            let table_dir = FileStager::table_dir(&state.table.schema, &state.table.table);
+            if files.needs_creating(&place) {
+                // DDL between commits: no transaction is open.
+                self.connection.run(
+                    "creating the stage for staged files",
+                    &format!("CREATE STAGE IF NOT EXISTS {place}"),
+                    &[],
+                    false,
+                )?;
+            }
+            if files.needs_cleaning(&place, &table_dir) {
+                // What an earlier run of this table left (it died before
+                // its commit).
+                let leftovers = format!("REMOVE @{place}/{table_dir}");
+                if let Err(error) =
+                    self.connection
+                        .run("removing leftover files", &leftovers, &[], false)
+                {
+                    warn!(stage = %place, error = %error, "Removing files of earlier runs failed; they stay on the stage.");
+                }
+            }
+            let staged = files.stage(&place, &table_dir, &request, batch)?;
+            let rows = staged.rows;
+            self.sequence += rows;
+            if let Some(stage) = self.stages.get_mut(index) {
+                stage.rows += rows;
+                stage.batches += 1;
+                stage.files.extend(staged.files);
+                if !stage.registered {
+                    stage.registered = true;
+                    self.pending.push(Pending::Apply(index));
+                }
+            }
+            self.open.insert(stream.to_owned(), index);
+            self.stats.special_values_nulled += staged.nulled;
+            debug!(stream, table = %state.table, rows, "Batch encoded into staged files.");
+            return Ok(());
+        }
         let staged = self.stager.stage(
             &mut self.connection,
             &crate::stage::StageRequest {

@@ -234,6 +234,7 @@ fn hard_delete_removes_rows_with_sdc_deleted_at() {
 #[test]
 fn batches_split_under_the_bind_limit() {
     let mut config = config("split");
+    config.staging = singer_target_snowflake::Staging::Bind;
     config.max_bind_bytes = 200;
     let mut input = vec![users_schema()];
     for id in 0..50 {

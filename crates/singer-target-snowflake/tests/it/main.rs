@@ -19,5 +19,8 @@ mod login;
 #[cfg(not(feature = "singer-target-snowflake-live-tests"))]
 mod retries;
 mod state;
+// Faults are injected by the double only.
+#[cfg(not(feature = "singer-target-snowflake-live-tests"))]
+mod staging;
 mod support;
 mod types;

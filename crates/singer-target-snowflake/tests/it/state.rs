@@ -133,8 +133,11 @@ fn transient_failures_with_nothing_staged_are_retried_without_duplicates() {
 }
 
 #[test]
-fn a_transient_failure_during_the_commit_is_not_retried() {
+fn with_bound_batches_a_transient_failure_during_the_commit_is_not_retried() {
     let mut config = config("commit_fail");
+    // Bound batches live in the session's temporary tables: nothing to
+    // redo the commit from (staged files are; see staging.rs).
+    config.staging = singer_target_snowflake::Staging::Bind;
     config.driver.batch_size_rows = 3;
     config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
     // The second commit's INSERT into the table fails with HTTP 503.
@@ -192,8 +195,9 @@ fn appended(id: i64, version: Option<u64>) -> serde_json::Value {
 }
 
 #[test]
-fn append_only_rows_after_the_last_state_are_not_committed_when_the_run_fails() {
+fn with_bound_batches_append_only_rows_after_the_last_state_are_not_committed_when_the_run_fails() {
     let mut config = config("append_durable");
+    config.staging = singer_target_snowflake::Staging::Bind;
     config.driver.batch_size_rows = 3;
     config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
     // Batches 1-3, 4-6 (STATE 6), 7-9, 10-12: the staging of 10-12 fails

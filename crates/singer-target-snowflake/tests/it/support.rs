@@ -15,15 +15,19 @@ use singer_target_snowflake::{Error, SnowflakeConfig, SnowflakeLoader};
 pub fn config(prefix: &str) -> SnowflakeConfig {
     let double = singer_testkit::snowflake_double()
         .expect("the Snowflake double (fakesnow) must start; run scripts/setup");
-    let mut config = SnowflakeConfig::new("testaccount", "tester", "TESTDB");
+    let path = double.isolated_database(prefix);
+    let mut config = SnowflakeConfig::new(
+        "testaccount",
+        "tester",
+        &singer_testkit::isolated_database_name(&path),
+    );
     config.password = Some(SecretString::new("not-checked-by-the-double"));
     config.endpoint = Some(double.url());
     config.default_target_schema = Some("raw".to_owned());
     config.max_retries = 2;
-    config.session_parameters.insert(
-        "FAKESNOW_DB_PATH".to_owned(),
-        json!(double.isolated_database(prefix)),
-    );
+    config
+        .session_parameters
+        .insert("FAKESNOW_DB_PATH".to_owned(), json!(path));
     config
 }
 

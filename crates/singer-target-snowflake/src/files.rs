@@ -1,0 +1,513 @@
+//! Staged loading: batches as gzip NDJSON files on a Snowflake stage, put
+//! there with `PUT` (our own REST session, [`snowflake_stage`]) and read
+//! with `COPY INTO` at the commit.
+//!
+//! A batch's rows are encoded once (the same `{"c0": ..}` objects the bind
+//! path sends, plus `"r"`, the row's sequence number) into files of at most
+//! [`FILE_MAX_BYTES`] uncompressed, gzip-compressed in memory, and uploaded
+//! `upload_parallelism` at a time. The files stay on the stage until the
+//! commit that loads them succeeds, so a commit that fails on a transient
+//! error is tried again from the files in a new session; the commit then
+//! removes them, and the first batch of a table in the next run removes
+//! what an earlier run of that table left (a run that died before its
+//! commit). Files are named
+//! `singer-rs/<schema>/<table>/<run>/<commit>/<n>-<stream>.json.gz`, never
+//! reused (COPY's load history would skip a reused name; every COPY
+//! also says `FORCE = TRUE` so a retried commit reloads them into its fresh
+//! landing table).
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use flate2::write::GzEncoder;
+use serde_json::{Map, Value};
+use singer_protocol::RetryPolicy;
+use singer_target::Batch;
+use snowflake_stage::{
+    FileMeta, Login, PutResponse, RestSession, SessionConfig, Uploader, digest, encrypt,
+    upload_request,
+};
+use tracing::{debug, warn};
+
+use crate::config::{Credentials, SnowflakeConfig};
+use crate::encode::{EncodeCounts, EncodeOptions, encode_row};
+use crate::error::{Error, Result};
+use crate::stage::StageRequest;
+
+/// Uncompressed bytes per file, at most (plus one row).
+pub(crate) const FILE_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// The default stage's name (in each target schema).
+pub(crate) const DEFAULT_STAGE: &str = "SINGER_RS_FILES";
+
+/// One file of staged rows.
+#[derive(Debug, Clone)]
+pub(crate) struct StagedFile {
+    /// The stage, as written in SQL (`SCHEMA.NAME`).
+    pub(crate) stage: String,
+    /// The directory in the stage (ends with `/`).
+    pub(crate) dir: String,
+    /// The file name.
+    pub(crate) name: String,
+    /// Rows in the file.
+    pub(crate) rows: u64,
+}
+
+/// What staging one batch did.
+#[derive(Debug, Default)]
+pub(crate) struct FileBatch {
+    pub(crate) files: Vec<StagedFile>,
+    pub(crate) rows: u64,
+    pub(crate) nulled: u64,
+}
+
+/// Counters for the end-of-run summary.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct FileStats {
+    /// Files uploaded.
+    pub files: u64,
+    /// Compressed bytes uploaded.
+    pub bytes: u64,
+    /// `PUT` statements sent.
+    pub puts: u64,
+    /// Seconds spent encoding and compressing.
+    pub encode_seconds: f64,
+    /// Seconds spent uploading (PUT statements and transfers).
+    pub upload_seconds: f64,
+}
+
+/// A file encoded, waiting for its upload.
+struct Queued {
+    file: StagedFile,
+    gz: Vec<u8>,
+}
+
+/// Encodes batches into files and uploads them.
+pub(crate) struct FileStager {
+    runtime: tokio::runtime::Runtime,
+    session_config: SessionConfig,
+    session: Option<RestSession>,
+    uploader: Uploader,
+    connect_override: Option<url::Url>,
+    options: EncodeOptions,
+    retry: RetryPolicy,
+    parallel: usize,
+    stage: Option<String>,
+    /// This run's id (time, process, random).
+    run: String,
+    commit: u64,
+    counter: u64,
+    queue: Vec<Queued>,
+    created: HashSet<String>,
+    cleaned: HashSet<String>,
+    pub(crate) stats: FileStats,
+}
+
+impl std::fmt::Debug for FileStager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStager")
+            .field("run", &self.run)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Letters, digits, `_` and `-` only: stage paths need no quoting or
+/// escaping anywhere (S3 keys, COPY's `FILES`, `REMOVE`).
+pub(crate) fn path_safe(text: &str) -> String {
+    let safe: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    if safe.is_empty() {
+        "_".to_owned()
+    } else {
+        safe
+    }
+}
+
+impl FileStager {
+    pub(crate) fn new(config: &SnowflakeConfig, options: EncodeOptions) -> Result<Self> {
+        let login = match config.credentials()? {
+            Credentials::Password(password) => Login::Password(password.expose().to_owned()),
+            Credentials::KeyPair { pem, passphrase } => Login::KeyPair {
+                pem: pem.expose().to_owned(),
+                passphrase: passphrase.map(|p| p.expose().to_owned()),
+            },
+        };
+        let base_url = match &config.endpoint {
+            Some(endpoint) => url::Url::parse(endpoint).map_err(|e| Error::Config {
+                reason: format!("endpoint {endpoint:?} is not a URL: {e}"),
+            })?,
+            None => SessionConfig::account_url(&config.account).map_err(stage_error)?,
+        };
+        let mut parameters: Map<String, Value> = config
+            .session_parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        parameters
+            .entry("TIMEZONE")
+            .or_insert_with(|| Value::String("UTC".to_owned()));
+        if let Some(tag) = &config.query_tag {
+            parameters.insert("QUERY_TAG".to_owned(), Value::String(tag.clone()));
+        }
+        let timeout = Duration::from_secs(config.query_timeout_seconds.max(1));
+        let session_config = SessionConfig {
+            base_url,
+            account: config.account.clone(),
+            user: config.user.clone(),
+            login,
+            database: Some(config.database.clone()),
+            schema: None,
+            warehouse: config.warehouse.clone(),
+            role: config.role.clone(),
+            session_parameters: parameters,
+            timeout,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(Error::Runtime)?;
+        let run: String = {
+            let now = chrono::Utc::now();
+            let mut random = [0_u8; 4];
+            getrandom::getrandom(&mut random).map_err(|e| Error::Encode {
+                reason: format!("no random bytes for the run id: {e}"),
+            })?;
+            format!(
+                "{}-{}-{:08x}",
+                now.format("%Y%m%dT%H%M%S"),
+                std::process::id(),
+                u32::from_le_bytes(random)
+            )
+        };
+        Ok(Self {
+            runtime,
+            session_config,
+            session: None,
+            uploader: Uploader::new(timeout).map_err(stage_error)?,
+            connect_override: None,
+            options,
+            retry: config.retry_policy(),
+            parallel: config.upload_parallelism.max(1),
+            stage: config.stage.clone(),
+            run,
+            commit: 0,
+            counter: 0,
+            queue: Vec::new(),
+            created: HashSet::new(),
+            cleaned: HashSet::new(),
+            stats: FileStats::default(),
+        })
+    }
+
+    /// The stage of a table in `schema` (the configured one, else
+    /// `SCHEMA.SINGER_RS_FILES`).
+    pub(crate) fn stage_for(&self, schema: &str) -> String {
+        self.stage.clone().unwrap_or_else(|| {
+            // A name an unquoted identifier resolves to stays unquoted
+            // (what a stage reference is most often written as); any other
+            // is quoted.
+            let plain = schema
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
+                && schema.bytes().all(|b| {
+                    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'$'
+                });
+            let schema = if plain {
+                schema.to_owned()
+            } else {
+                crate::naming::quote(schema)
+            };
+            format!("{schema}.{DEFAULT_STAGE}")
+        })
+    }
+
+    /// The directory every run's files of table `schema.table` go under.
+    pub(crate) fn table_dir(schema: &str, table: &str) -> String {
+        format!("singer-rs/{}/{}/", path_safe(schema), path_safe(table))
+    }
+
+    /// The directory of the current commit's files of a table.
+    fn commit_dir(&self, table_dir: &str) -> String {
+        format!("{table_dir}{}/{}/", self.run, self.commit)
+    }
+
+    /// The files of the next commit go to a new directory.
+    pub(crate) fn committed(&mut self) {
+        self.commit += 1;
+    }
+
+    /// Whether the stage still needs a `CREATE STAGE IF NOT EXISTS` in
+    /// this run (never for a configured one).
+    pub(crate) fn needs_creating(&mut self, stage: &str) -> bool {
+        self.stage.is_none() && self.created.insert(stage.to_owned())
+    }
+
+    /// Whether the table's files of earlier runs still need removing in
+    /// this run (once, before its first file).
+    pub(crate) fn needs_cleaning(&mut self, stage: &str, table_dir: &str) -> bool {
+        self.cleaned.insert(format!("{stage}/{table_dir}"))
+    }
+
+    /// Encodes `batch` into files, queues them and uploads when the queue
+    /// holds `upload_parallelism` files.
+    pub(crate) fn stage(
+        &mut self,
+        stage: &str,
+        table_dir: &str,
+        request: &StageRequest<'_>,
+        batch: &Batch,
+    ) -> Result<FileBatch> {
+        let started = Instant::now();
+        let mut out = FileBatch::default();
+        let mut counts = EncodeCounts::default();
+        let mut text = String::new();
+        let mut row = String::new();
+        let mut rows_in_file = 0_u64;
+        for (index, batch_row) in batch.rows().enumerate() {
+            row.clear();
+            encode_row(
+                &mut row,
+                request.stream,
+                &batch_row,
+                index + 1,
+                request.plans,
+                self.options,
+                &mut counts,
+            )?;
+            // `{...}` -> `{...,"cK":"<constant>","r":N}`: the batch's
+            // constant columns (its table version) and the row's sequence
+            // number.
+            row.pop();
+            for (index, constant) in request.constants.iter().enumerate() {
+                if let (Some(constant), Some(None)) =
+                    (constant, request.plans.get(index).map(|p| p.cell))
+                {
+                    if row.len() > 1 {
+                        row.push(',');
+                    }
+                    row.push_str(&format!("\"c{index}\":"));
+                    row.push_str(&Value::String(constant.clone()).to_string());
+                }
+            }
+            if row.len() > 1 {
+                row.push(',');
+            }
+            let number = request.base + u64::try_from(index).unwrap_or(u64::MAX);
+            row.push_str("\"r\":");
+            row.push_str(itoa::Buffer::new().format(number));
+            row.push_str("}\n");
+            text.push_str(&row);
+            rows_in_file += 1;
+            if text.len() >= FILE_MAX_BYTES {
+                out.files.push(self.queue_file(
+                    stage,
+                    table_dir,
+                    request.stream,
+                    &text,
+                    rows_in_file,
+                )?);
+                text.clear();
+                rows_in_file = 0;
+            }
+        }
+        if rows_in_file > 0 {
+            out.files.push(self.queue_file(
+                stage,
+                table_dir,
+                request.stream,
+                &text,
+                rows_in_file,
+            )?);
+        }
+        out.rows = out.files.iter().map(|f| f.rows).sum();
+        out.nulled = counts.nulled;
+        self.stats.encode_seconds += started.elapsed().as_secs_f64();
+        if self.queue.len() >= self.parallel {
+            self.upload_queued()?;
+        }
+        Ok(out)
+    }
+
+    fn queue_file(
+        &mut self,
+        stage: &str,
+        table_dir: &str,
+        stream: &str,
+        text: &str,
+        rows: u64,
+    ) -> Result<StagedFile> {
+        self.counter += 1;
+        let mut gz = GzEncoder::new(
+            Vec::with_capacity(text.len() / 4),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(text.as_bytes())
+            .map_err(|source| Error::Encode {
+                reason: format!("compressing a file: {source}"),
+            })?;
+        let gz = gz.finish().map_err(|source| Error::Encode {
+            reason: format!("compressing a file: {source}"),
+        })?;
+        let file = StagedFile {
+            stage: stage.to_owned(),
+            dir: self.commit_dir(table_dir),
+            name: format!("{}-{}.json.gz", self.counter, path_safe(stream)),
+            rows,
+        };
+        self.queue.push(Queued {
+            file: file.clone(),
+            gz,
+        });
+        Ok(file)
+    }
+
+    /// Uploads every queued file: `PUT` one by one (each answer carries the
+    /// place and credentials), the transfers at once; failed transfers are
+    /// retried under the retry policy, with a new `PUT` (fresh
+    /// credentials) each time.
+    pub(crate) fn upload_queued(&mut self) -> Result<()> {
+        let started = Instant::now();
+        let mut queue = std::mem::take(&mut self.queue);
+        let mut attempt = 0_u32;
+        while !queue.is_empty() {
+            attempt += 1;
+            let mut failed = Vec::new();
+            let mut last_error = None;
+            let mut transfers = tokio::task::JoinSet::new();
+            for (index, queued) in queue.iter().enumerate() {
+                let put = match self.put(&queued.file) {
+                    Ok(put) => put,
+                    Err(error) => {
+                        failed.push(index);
+                        last_error = Some(error);
+                        continue;
+                    }
+                };
+                let sum = digest(&queued.gz);
+                let (body, encrypted) = match &put.encryption_material {
+                    Some(material) => {
+                        let encrypted = encrypt(&queued.gz, material).map_err(stage_error)?;
+                        (encrypted.data.clone(), Some(encrypted))
+                    }
+                    None => (queued.gz.clone(), None),
+                };
+                let meta = FileMeta {
+                    digest: &sum,
+                    encrypted: encrypted.as_ref(),
+                };
+                let request =
+                    upload_request(&put.stage_info, &queued.file.name, meta, chrono::Utc::now())
+                        .map_err(stage_error)?;
+                let uploader = match &self.connect_override {
+                    Some(base) => self.uploader.clone().with_connect_override(base.clone()),
+                    None => self.uploader.clone(),
+                };
+                let name = queued.file.name.clone();
+                let _guard = self.runtime.enter();
+                transfers.spawn(async move { (index, uploader.put(&request, &name, body).await) });
+            }
+            let results = self.runtime.block_on(transfers.join_all());
+            for (index, result) in results {
+                match result {
+                    Ok(()) => {
+                        if let Some(queued) = queue.get(index) {
+                            self.stats.files += 1;
+                            self.stats.bytes += u64::try_from(queued.gz.len()).unwrap_or(u64::MAX);
+                        }
+                    }
+                    Err(error) => {
+                        failed.push(index);
+                        last_error = Some(stage_error(error));
+                    }
+                }
+            }
+            let mut keep = vec![false; queue.len()];
+            for index in failed {
+                if let Some(k) = keep.get_mut(index) {
+                    *k = true;
+                }
+            }
+            let mut flags = keep.into_iter();
+            queue.retain(|_| flags.next().unwrap_or(false));
+            if let Some(error) = last_error {
+                let retryable = singer_protocol::Retryable::is_retryable(&error);
+                if !retryable || attempt >= self.retry.max_attempts.max(1) {
+                    return Err(error);
+                }
+                let wait = self.retry.wait_before(attempt);
+                warn!(files = queue.len(), attempt, wait_ms = wait.as_millis(), error = %error, "Uploading staged files failed; retrying.");
+                std::thread::sleep(wait);
+            }
+        }
+        self.stats.upload_seconds += started.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// The `PUT` for `file` (logging in first when needed; a failed
+    /// statement drops the session so the retry logs in again).
+    fn put(&mut self, file: &StagedFile) -> Result<PutResponse> {
+        let sql = format!(
+            "PUT 'file:///singer-rs/{name}' @{stage}/{dir} AUTO_COMPRESS=FALSE \
+             SOURCE_COMPRESSION=GZIP OVERWRITE=TRUE",
+            name = file.name,
+            stage = file.stage,
+            dir = file.dir,
+        );
+        self.stats.puts += 1;
+        let session = match self.session.take() {
+            Some(session) => session,
+            None => self
+                .runtime
+                .block_on(RestSession::login(&self.session_config))
+                .map_err(stage_error)?,
+        };
+        let mut session = session;
+        let answer = self.runtime.block_on(session.put(&sql));
+        match answer {
+            Ok(put) => {
+                self.session = Some(session);
+                debug!(file = %file.name, store = ?put.stage_info.location_type, "PUT answered.");
+                Ok(put)
+            }
+            Err(error) => Err(stage_error(error)),
+        }
+    }
+
+    /// Sends all uploads through `base` (tests: a local S3).
+    #[cfg(feature = "test-support")]
+    pub(crate) fn set_connect_override(&mut self, base: url::Url) {
+        self.connect_override = Some(base);
+    }
+}
+
+fn stage_error(error: snowflake_stage::Error) -> Error {
+    let retryable = error.is_retryable() || error.is_expired();
+    Error::Stage {
+        retryable,
+        source: error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_paths_are_plain() {
+        assert_eq!(path_safe("public-issues"), "public-issues");
+        assert_eq!(path_safe("a b/é.c"), "a_b___c");
+        assert_eq!(path_safe(""), "_");
+    }
+}

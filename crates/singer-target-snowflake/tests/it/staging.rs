@@ -1,0 +1,154 @@
+//! Staged loading (`staging: stage`, the default): batches as gzip NDJSON
+//! files PUT to a stage (the double answers with a GCS presigned URL),
+//! `COPY INTO` at the commit, and commits that survive transient failures
+//! because the files stay on the stage until the commit that loads them.
+
+use serde_json::json;
+use singer_target_snowflake::Staging;
+
+use crate::support::{chain, config, lines, load, messages, run};
+
+fn schema() -> serde_json::Value {
+    json!({"type": "SCHEMA", "stream": "public-items", "key_properties": ["id"], "schema": {
+        "properties": {"id": {"type": "integer"}, "v": {"type": ["null", "string"]},
+                       "n": {"type": ["null", "string"], "format": "x-singer.decimal", "precision": 38, "scale": 9},
+                       "at": {"type": ["null", "string"], "format": "date-time"},
+                       "o": {"type": ["null", "object"]}}}})
+}
+
+fn item(id: i64) -> serde_json::Value {
+    json!({"type": "RECORD", "stream": "public-items", "record": {
+        "id": id, "v": if id % 4 == 0 { json!(null) } else { json!(format!("v{id} \"q\" é")) },
+        "n": format!("{id}2345678901234567890123456789.123456789"),
+        "at": format!("2024-05-0{}T12:00:00.123456+02:00", 1 + id % 9),
+        "o": {"k": [id, null]}}})
+}
+
+fn state(n: i64) -> serde_json::Value {
+    json!({"type": "STATE", "value": {"bookmarks": {"public-items": {"id": n}}}})
+}
+
+/// 9 records in batches of 3 (the last one sent twice), a STATE after
+/// every 3rd.
+fn input() -> String {
+    let mut values = vec![schema()];
+    for id in 1..=9 {
+        values.push(item(id));
+        if id % 3 == 0 {
+            values.push(state(id));
+        }
+    }
+    values.push(item(9));
+    values.push(state(9));
+    messages(&values)
+}
+
+const CONTENT: &str =
+    r#"SELECT "ID", "V", "N", TO_VARCHAR("AT"), TO_VARCHAR("O") FROM "RAW"."ITEMS" ORDER BY "ID""#;
+
+#[test]
+fn the_default_loads_through_staged_files_with_the_same_rows_as_bound_batches() {
+    let mut config = config("staged");
+    config.driver.batch_size_rows = 3;
+    assert_eq!(
+        config.staging,
+        Staging::Stage,
+        "staged files are the default"
+    );
+    let mut staged = load(&config, &input());
+    assert_eq!(staged.states.len(), 4);
+    let stats = staged.loader.stats();
+    assert!(stats.files.files >= 4 && stats.files.puts >= 4, "{stats:?}");
+    assert!(stats.files.bytes > 0, "{stats:?}");
+    assert_eq!(stats.stage_statements, 0, "nothing bound: {stats:?}");
+    let rows = lines(&mut staged.loader, CONTENT);
+    assert_eq!(rows.len(), 9);
+    assert!(
+        lines(&mut staged.loader, "LIST @RAW.SINGER_RS_FILES").is_empty(),
+        "committed files are removed"
+    );
+
+    let mut config = crate::support::config("bound");
+    config.driver.batch_size_rows = 3;
+    config.staging = Staging::Bind;
+    let mut bound = load(&config, &input());
+    assert_eq!(bound.loader.stats().files.files, 0);
+    assert_eq!(lines(&mut bound.loader, CONTENT), rows);
+}
+
+#[test]
+fn a_transient_failure_during_the_commit_is_retried_from_the_staged_files() {
+    let mut config = config("staged_commit_retry");
+    config.driver.batch_size_rows = 3;
+    // The second commit's MERGE fails with HTTP 503: the session is
+    // dropped, the driver retries the commit, which loads the same files
+    // again in a new session.
+    config.session_parameters.insert(
+        "SINGER_FAULTS".to_owned(),
+        json!([{"match": "^MERGE", "skip": 1, "times": 1, "status": 503, "message": "unavailable"}]),
+    );
+    let mut run = load(&config, &input());
+    assert_eq!(run.states.len(), 4);
+    assert_eq!(
+        lines(
+            &mut run.loader,
+            r#"SELECT COUNT(*), COUNT(DISTINCT "ID") FROM "RAW"."ITEMS""#
+        ),
+        ["9|9"]
+    );
+    assert!(lines(&mut run.loader, "LIST @RAW.SINGER_RS_FILES").is_empty());
+}
+
+#[test]
+fn transient_failures_of_put_and_copy_are_retried() {
+    let mut config = config("staged_put_copy_retry");
+    config.driver.batch_size_rows = 3;
+    config.load_method = singer_target_snowflake::LoadMethod::AppendOnly;
+    config.session_parameters.insert(
+        "SINGER_FAULTS".to_owned(),
+        json!([
+            {"match": "^PUT ", "skip": 1, "times": 1, "status": 503, "message": "unavailable"},
+            {"match": "^COPY INTO", "skip": 1, "times": 1, "status": 429, "message": "slow down"}
+        ]),
+    );
+    let mut run = load(&config, &input());
+    assert_eq!(run.states.len(), 4);
+    // Append-only: the record sent twice is there twice, nothing more.
+    assert_eq!(
+        lines(
+            &mut run.loader,
+            r#"SELECT COUNT(*), COUNT(DISTINCT "ID") FROM "RAW"."ITEMS""#
+        ),
+        ["10|9"]
+    );
+    assert!(lines(&mut run.loader, "LIST @RAW.SINGER_RS_FILES").is_empty());
+}
+
+#[test]
+fn a_failed_run_leaves_files_that_the_next_run_of_the_table_removes() {
+    let mut config = config("staged_leftovers");
+    config.driver.batch_size_rows = 3;
+    config.max_retries = 0;
+    config.session_parameters.insert(
+        "SINGER_FAULTS".to_owned(),
+        json!([{"match": "^MERGE", "skip": 1, "times": 1, "status": 403, "message": "forbidden"}]),
+    );
+    let mut failed = run(&config, &input());
+    let error = failed.result.expect_err("403 is not retried");
+    assert!(chain(&error).contains("HTTP 403"), "{}", chain(&error));
+    assert_eq!(failed.states.len(), 1);
+    let left = lines(&mut failed.loader, "LIST @RAW.SINGER_RS_FILES");
+    assert!(!left.is_empty(), "the uncommitted batch's files stay");
+
+    config.session_parameters.remove("SINGER_FAULTS");
+    let mut rerun = load(&config, &input());
+    assert_eq!(rerun.states.len(), 4);
+    assert!(lines(&mut rerun.loader, "LIST @RAW.SINGER_RS_FILES").is_empty());
+    assert_eq!(
+        lines(
+            &mut rerun.loader,
+            r#"SELECT COUNT(*), COUNT(DISTINCT "ID") FROM "RAW"."ITEMS""#
+        ),
+        ["9|9"]
+    );
+}
