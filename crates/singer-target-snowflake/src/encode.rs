@@ -92,7 +92,9 @@ pub(crate) fn encode_row(
         if !first {
             out.push(',');
         }
-        let _ = write!(out, "\"c{index}\":");
+        out.push_str("\"c");
+        out.push_str(itoa::Buffer::new().format(index));
+        out.push_str("\":");
         let wrote = match encode_cell(out, cell, plan) {
             Ok(wrote) => wrote,
             Err(Problem::Special { reason }) => match options.special {
@@ -155,9 +157,13 @@ fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, 
     }
     let is_string = cell.starts_with('"');
     let text: std::borrow::Cow<'_, str> = if is_string {
-        match serde_json::from_str::<String>(cell) {
-            Ok(s) => s.into(),
-            Err(e) => return Err(bad(format!("not a JSON string: {e}"))),
+        match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
+            // No escapes: the content as it is.
+            Some(inner) if !inner.contains('\\') => inner.into(),
+            _ => match serde_json::from_str::<String>(cell) {
+                Ok(s) => s.into(),
+                Err(e) => return Err(bad(format!("not a JSON string: {e}"))),
+            },
         }
     } else {
         cell.into()
@@ -224,7 +230,9 @@ fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, 
         }
         SqlType::Date => {
             let date = parse_date(&text)?;
-            push_json_string(out, &date.format("%Y-%m-%d").to_string());
+            out.push('"');
+            push_date(out, date);
+            out.push('"');
         }
         SqlType::Time => {
             let time = parse_time(&text).ok_or_else(|| {
@@ -236,15 +244,23 @@ fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, 
                     bad(format!("{} is not a time", preview(cell)))
                 }
             })?;
-            push_json_string(out, &time.format("%H:%M:%S%.f").to_string());
+            out.push('"');
+            push_time(out, time);
+            out.push('"');
         }
         SqlType::Timestamp(kind) => {
-            let utc = parse_timestamp(&text)?;
-            let rendered = match kind {
-                TimestampType::NTZ => utc.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
-                TimestampType::TZ => utc.format("%Y-%m-%dT%H:%M:%S%.f+00:00").to_string(),
-            };
-            push_json_string(out, &rendered);
+            let utc = parse_timestamp(&text)?.naive_utc();
+            out.push('"');
+            push_date(out, utc.date());
+            out.push(match kind {
+                TimestampType::NTZ => ' ',
+                TimestampType::TZ => 'T',
+            });
+            push_time(out, utc.time());
+            if kind == TimestampType::TZ {
+                out.push_str("+00:00");
+            }
+            out.push('"');
         }
         SqlType::Binary => {
             let bytes = match plan.binary {
@@ -267,8 +283,66 @@ fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, 
 }
 
 fn push_json_string(out: &mut String, text: &str) {
-    // Serializing a str into a String cannot fail.
-    out.push_str(&Value::String(text.to_owned()).to_string());
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        // Nothing to escape.
+        out.push('"');
+        out.push_str(text);
+        out.push('"');
+    } else {
+        // Serializing a str into a String cannot fail.
+        out.push_str(&Value::String(text.to_owned()).to_string());
+    }
+}
+
+/// `YYYY-MM-DD` (chrono's `%Y-%m-%d` for the years 1 to 9999 the
+/// encoder lets through).
+fn push_date(out: &mut String, date: NaiveDate) {
+    let year = date.year();
+    if (0..=9999).contains(&year) {
+        push_digits(out, u32::try_from(year).unwrap_or_default(), 4);
+        out.push('-');
+        push_digits(out, date.month(), 2);
+        out.push('-');
+        push_digits(out, date.day(), 2);
+    } else {
+        let _ = write!(out, "{}", date.format("%Y-%m-%d"));
+    }
+}
+
+/// `HH:MM:SS` and chrono's `%.f`: no fraction when it is zero, else 3, 6
+/// or 9 digits, as few as hold it.
+fn push_time(out: &mut String, time: NaiveTime) {
+    use chrono::Timelike as _;
+    push_digits(out, time.hour(), 2);
+    out.push(':');
+    push_digits(out, time.minute(), 2);
+    out.push(':');
+    // A leap second is second 59 with 10^9 nanoseconds and more; chrono
+    // writes it as second 60.
+    let leap = time.nanosecond() >= 1_000_000_000;
+    push_digits(out, time.second() + u32::from(leap), 2);
+    let nanos = time.nanosecond() % 1_000_000_000;
+    if nanos == 0 {
+        return;
+    }
+    out.push('.');
+    if nanos.is_multiple_of(1_000_000) {
+        push_digits(out, nanos / 1_000_000, 3);
+    } else if nanos.is_multiple_of(1_000) {
+        push_digits(out, nanos / 1_000, 6);
+    } else {
+        push_digits(out, nanos, 9);
+    }
+}
+
+/// `value` zero-padded to `width` digits.
+fn push_digits(out: &mut String, value: u32, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(value);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(digits);
 }
 
 fn is_number(text: &str) -> bool {
@@ -280,12 +354,36 @@ fn is_number(text: &str) -> bool {
 /// `3.4028235e38` do; `12345678901234567890.5` does not). A FLOAT column
 /// would round anything else.
 fn fits_double(text: &str) -> bool {
+    if surely_fits_double(text) {
+        return true;
+    }
     let Ok(double) = text.parse::<f64>() else {
         return false;
     };
     double.is_finite()
         && plain_decimal(text).map(|p| canonical_plain(&p))
             == plain_decimal(&format!("{double:e}")).map(|p| canonical_plain(&p))
+}
+
+/// A number (well-formed) with at most 15 significant digits and an
+/// exponent well inside the normal range: every such decimal is its
+/// nearest double's shortest rendering (15 = `f64::DIGITS`: two such
+/// decimals never share a double), so [`fits_double`]'s check need not
+/// run.
+fn surely_fits_double(text: &str) -> bool {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (
+            text.get(..at).unwrap_or_default(),
+            text.get(at + 1..).and_then(|e| e.parse::<i32>().ok()),
+        ),
+        None => (text, Some(0)),
+    };
+    let digits = mantissa
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .skip_while(|&b| b == b'0')
+        .count();
+    exponent.is_some_and(|e| e.abs() <= 280) && digits <= 15 && mantissa.len() <= 40
 }
 
 /// A plain decimal without leading or trailing zeros (`-0` is `0`).
@@ -419,6 +517,49 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    /// The hand-written date and time writers equal chrono's `%Y-%m-%d`
+    /// and `%H:%M:%S%.f`.
+    #[test]
+    fn dates_and_times_are_written_as_chrono_formats_them() {
+        let mut checked = 0;
+        for (y, m, d) in [
+            (1, 1, 1),
+            (999, 12, 31),
+            (2024, 2, 29),
+            (9999, 12, 31),
+            (1970, 1, 1),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).expect("date");
+            let mut out = String::new();
+            super::push_date(&mut out, date);
+            assert_eq!(out, date.format("%Y-%m-%d").to_string());
+            checked += 1;
+        }
+        for nanos in [
+            0,
+            1,
+            999,
+            1_000,
+            120_000,
+            123_456_000,
+            500_000_000,
+            123_456_789,
+            1_000_000_000,
+            1_500_000_000,
+        ] {
+            for (h, m, s) in [(0, 0, 0), (23, 59, 59), (9, 5, 7)] {
+                let Some(time) = NaiveTime::from_hms_nano_opt(h, m, s, nanos) else {
+                    continue;
+                };
+                let mut out = String::new();
+                super::push_time(&mut out, time);
+                assert_eq!(out, time.format("%H:%M:%S%.f").to_string(), "{nanos}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 30);
+    }
+
     use super::*;
 
     #[test]
