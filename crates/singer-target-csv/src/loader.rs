@@ -108,7 +108,7 @@ struct Part {
 #[derive(Debug)]
 enum Sink {
     Plain(BufWriter<File>),
-    Gzip(GzEncoder<BufWriter<File>>),
+    Gzip(Box<GzEncoder<BufWriter<File>>>),
 }
 
 impl Sink {
@@ -229,7 +229,10 @@ impl CsvLoader {
         let buffered = BufWriter::with_capacity(1 << 16, file);
         let mut out = match self.compression {
             Compression::None => Sink::Plain(buffered),
-            Compression::Gzip => Sink::Gzip(GzEncoder::new(buffered, flate2::Compression::fast())),
+            Compression::Gzip => Sink::Gzip(Box::new(GzEncoder::new(
+                buffered,
+                flate2::Compression::fast(),
+            ))),
         };
         self.buffer.clear();
         self.encoder.header(&files.columns, &mut self.buffer);
