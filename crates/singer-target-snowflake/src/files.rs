@@ -4,8 +4,10 @@
 //!
 //! A batch's rows are encoded once (the same `{"c0": ..}` objects the bind
 //! path sends, plus `"r"`, the row's sequence number) into files of at most
-//! [`FILE_MAX_BYTES`] uncompressed, gzip-compressed in memory, and uploaded
-//! `upload_parallelism` at a time. The files stay on the stage until the
+//! [`FILE_MAX_BYTES`] uncompressed, gzip-compressed in memory, and handed
+//! to an upload thread of its own, which uploads them `upload_parallelism`
+//! at a time while the next files are encoded (at most that many files
+//! wait for it: memory stays bounded, and a slow store slows the encoder). The files stay on the stage until the
 //! commit that loads them succeeds, so a commit that fails on a transient
 //! error is tried again from the files in a new session; the commit then
 //! removes them, and the first batch of a table in the next run removes
@@ -18,6 +20,7 @@
 
 use std::collections::HashSet;
 use std::io::Write as _;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use flate2::write::GzEncoder;
@@ -82,34 +85,57 @@ struct Queued {
     gz: Vec<u8>,
 }
 
-/// Encodes batches into files and uploads them.
+/// Encodes batches into files and hands them to the upload thread.
 pub(crate) struct FileStager {
-    runtime: tokio::runtime::Runtime,
-    session_config: SessionConfig,
-    session: Option<RestSession>,
-    uploader: Uploader,
-    connect_override: Option<url::Url>,
     options: EncodeOptions,
-    retry: RetryPolicy,
     parallel: usize,
     stage: Option<String>,
     /// This run's id (time, process, random).
     run: String,
     commit: u64,
     counter: u64,
-    queue: Vec<Queued>,
+    /// The uploader, until the thread takes it (at the first file).
+    uploads: Option<Uploads>,
+    worker: Option<Worker>,
     /// The file being encoded (kept for the next batch).
     text: String,
     created: HashSet<String>,
     cleaned: HashSet<String>,
-    pub(crate) stats: FileStats,
+    /// Encoding counters (the upload thread keeps the upload ones).
+    encode: FileStats,
+    /// The upload counters at the last flush.
+    uploaded: FileStats,
+}
+
+/// What the upload thread owns: the REST session for `PUT`, the HTTP
+/// client for the stores, the retry policy and its counters.
+struct Uploads {
+    runtime: tokio::runtime::Runtime,
+    session_config: SessionConfig,
+    session: Option<RestSession>,
+    uploader: Uploader,
+    connect_override: Option<url::Url>,
+    retry: RetryPolicy,
+    parallel: usize,
+    stats: FileStats,
+}
+
+/// The upload thread: files in (bounded: `upload_parallelism` waiting),
+/// flushes answered with the counters or the first failure.
+struct Worker {
+    jobs: SyncSender<Job>,
+}
+
+enum Job {
+    File(Queued),
+    Flush(SyncSender<Result<FileStats>>),
 }
 
 impl std::fmt::Debug for FileStager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileStager")
             .field("run", &self.run)
-            .field("stats", &self.stats)
+            .field("encode", &self.encode)
             .finish_non_exhaustive()
     }
 }
@@ -192,24 +218,30 @@ impl FileStager {
                 u32::from_le_bytes(random)
             )
         };
+        let parallel = config.upload_parallelism.max(1);
         Ok(Self {
-            runtime,
-            session_config,
-            session: None,
-            uploader: Uploader::new(timeout).map_err(stage_error)?,
-            connect_override: None,
             options,
-            retry: config.retry_policy(),
-            parallel: config.upload_parallelism.max(1),
+            parallel,
             stage: config.stage.clone(),
             run,
             commit: 0,
             counter: 0,
-            queue: Vec::new(),
+            uploads: Some(Uploads {
+                runtime,
+                session_config,
+                session: None,
+                uploader: Uploader::new(timeout).map_err(stage_error)?,
+                connect_override: None,
+                retry: config.retry_policy(),
+                parallel,
+                stats: FileStats::default(),
+            }),
+            worker: None,
             text: String::new(),
             created: HashSet::new(),
             cleaned: HashSet::new(),
-            stats: FileStats::default(),
+            encode: FileStats::default(),
+            uploaded: FileStats::default(),
         })
     }
 
@@ -343,10 +375,7 @@ impl FileStager {
         self.text = text;
         out.rows = out.files.iter().map(|f| f.rows).sum();
         out.nulled = counts.nulled;
-        self.stats.encode_seconds += started.elapsed().as_secs_f64();
-        if self.queue.len() >= self.parallel {
-            self.upload_queued()?;
-        }
+        self.encode.encode_seconds += started.elapsed().as_secs_f64();
         Ok(out)
     }
 
@@ -376,20 +405,115 @@ impl FileStager {
             name: format!("{}-{}.json.gz", self.counter, path_safe(stream)),
             rows,
         };
-        self.queue.push(Queued {
+        self.submit(Queued {
             file: file.clone(),
             gz,
-        });
+        })?;
         Ok(file)
+    }
+
+    /// Hands a file to the upload thread (started at the first file),
+    /// waiting while `upload_parallelism` files already wait.
+    fn submit(&mut self, queued: Queued) -> Result<()> {
+        if self.worker.is_none() {
+            let Some(uploads) = self.uploads.take() else {
+                return Err(thread_gone());
+            };
+            let (jobs, receiver) = sync_channel(self.parallel);
+            std::thread::Builder::new()
+                .name("singer-uploads".to_owned())
+                .spawn(move || uploads.serve(&receiver))
+                .map_err(Error::Runtime)?;
+            self.worker = Some(Worker { jobs });
+        }
+        let Some(worker) = &self.worker else {
+            return Err(thread_gone());
+        };
+        worker
+            .jobs
+            .send(Job::File(queued))
+            .map_err(|_| thread_gone())
+    }
+
+    /// Waits until every file handed over is on the stage. A failure (the
+    /// upload thread already retried it) is final: its file is gone.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        let Some(worker) = &self.worker else {
+            return Ok(());
+        };
+        let (reply, answer) = sync_channel(1);
+        worker
+            .jobs
+            .send(Job::Flush(reply))
+            .map_err(|_| thread_gone())?;
+        match answer.recv().map_err(|_| thread_gone())? {
+            Ok(stats) => {
+                self.uploaded = stats;
+                Ok(())
+            }
+            Err(Error::Stage { source, .. }) => Err(Error::Stage {
+                retryable: false,
+                source,
+            }),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Encoding and upload counters.
+    pub(crate) fn stats(&self) -> FileStats {
+        FileStats {
+            encode_seconds: self.encode.encode_seconds,
+            ..self.uploaded
+        }
+    }
+}
+
+fn thread_gone() -> Error {
+    Error::Encode {
+        reason: "the upload thread stopped".to_owned(),
+    }
+}
+
+impl Uploads {
+    /// The upload thread: takes the files waiting (up to
+    /// `upload_parallelism`), uploads them at once, and answers flushes.
+    fn serve(mut self, jobs: &Receiver<Job>) {
+        let mut failure: Option<Error> = None;
+        while let Ok(first) = jobs.recv() {
+            let mut files = Vec::new();
+            let mut flush = None;
+            match first {
+                Job::File(file) => files.push(file),
+                Job::Flush(reply) => flush = Some(reply),
+            }
+            while flush.is_none() && files.len() < self.parallel {
+                match jobs.try_recv() {
+                    Ok(Job::File(file)) => files.push(file),
+                    Ok(Job::Flush(reply)) => flush = Some(reply),
+                    Err(_) => break,
+                }
+            }
+            if !files.is_empty()
+                && failure.is_none()
+                && let Err(error) = self.upload(files)
+            {
+                failure = Some(error);
+            }
+            if let Some(reply) = flush {
+                let _ = reply.send(match failure.take() {
+                    Some(error) => Err(error),
+                    None => Ok(self.stats),
+                });
+            }
+        }
     }
 
     /// Uploads every queued file: `PUT` one by one (each answer carries the
     /// place and credentials), the transfers at once; failed transfers are
     /// retried under the retry policy, with a new `PUT` (fresh
     /// credentials) each time.
-    pub(crate) fn upload_queued(&mut self) -> Result<()> {
+    fn upload(&mut self, mut queue: Vec<Queued>) -> Result<()> {
         let started = Instant::now();
-        let mut queue = std::mem::take(&mut self.queue);
         let mut attempt = 0_u32;
         while !queue.is_empty() {
             attempt += 1;
@@ -494,11 +618,15 @@ impl FileStager {
             Err(error) => Err(stage_error(error)),
         }
     }
+}
 
+impl FileStager {
     /// Sends all uploads through `base` (tests: a local S3).
     #[cfg(feature = "test-support")]
     pub(crate) fn set_connect_override(&mut self, base: url::Url) {
-        self.connect_override = Some(base);
+        if let Some(uploads) = &mut self.uploads {
+            uploads.connect_override = Some(base);
+        }
     }
 }
 

@@ -400,7 +400,7 @@ impl SnowflakeLoader {
         let Some(files) = &mut self.files else {
             return Ok(());
         };
-        files.upload_queued()?;
+        files.flush()?;
         let started = Instant::now();
         let session = self.connection.session_id();
         let land = quote(LANDING_TABLE);

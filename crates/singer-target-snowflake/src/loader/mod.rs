@@ -209,7 +209,7 @@ impl SnowflakeLoader {
     pub fn stats(&self) -> LoadStats {
         let mut stats = self.stats.clone();
         if let Some(files) = &self.files {
-            stats.files = files.stats;
+            stats.files = files.stats();
         }
         stats
     }
