@@ -136,3 +136,101 @@ mod tests {
         assert_eq!(xml_element("no xml", "Code"), None);
     }
 }
+
+#[cfg(test)]
+mod stub_tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::{FileMeta, PutResponse, upload_request};
+
+    /// A one-request HTTP server answering `status` with `body`.
+    fn stub(status: &'static str, body: &'static str) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut buffer = [0_u8; 65536];
+                let _ = stream.read(&mut buffer);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        port
+    }
+
+    fn attempt(stage: serde_json::Value, port: u16) -> Error {
+        let put =
+            PutResponse::from_json(&serde_json::json!({ "stageInfo": stage })).expect("answer");
+        let meta = FileMeta {
+            digest: "ZA==",
+            encrypted: None,
+        };
+        let request = upload_request(&put.stage_info, "f.json.gz", meta, chrono::Utc::now())
+            .expect("request");
+        let base = url::Url::parse(&format!("http://127.0.0.1:{port}")).expect("url");
+        let uploader = Uploader::new(Duration::from_secs(10))
+            .expect("client")
+            .with_connect_override(base);
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(uploader.put(&request, "f.json.gz", b"x".to_vec()))
+            .expect_err("refused")
+    }
+
+    #[test]
+    fn expired_credentials_ask_for_a_new_put_and_5xx_for_a_retry() {
+        let s3 = serde_json::json!({"locationType": "S3", "location": "b/p", "region": "us-west-2",
+            "creds": {"AWS_KEY_ID": "a", "AWS_SECRET_KEY": "s", "AWS_TOKEN": "t"}});
+        let expired = attempt(
+            s3.clone(),
+            stub(
+                "400 Bad Request",
+                "<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>",
+            ),
+        );
+        assert!(expired.is_expired() && !expired.is_retryable(), "{expired}");
+        let other_400 = attempt(
+            s3.clone(),
+            stub(
+                "400 Bad Request",
+                "<Error><Code>InvalidToken</Code></Error>",
+            ),
+        );
+        assert!(
+            !other_400.is_expired() && !other_400.is_retryable(),
+            "{other_400}"
+        );
+        let busy = attempt(
+            s3,
+            stub("503 Slow Down", "<Error><Code>SlowDown</Code></Error>"),
+        );
+        assert!(busy.is_retryable() && !busy.is_expired(), "{busy}");
+        let azure = serde_json::json!({"locationType": "AZURE", "location": "c/p", "storageAccount": "a",
+            "creds": {"AZURE_SAS_TOKEN": "?sig=x"}});
+        let azure_expired = attempt(
+            azure,
+            stub(
+                "403 Forbidden",
+                "<Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message></Error>",
+            ),
+        );
+        assert!(azure_expired.is_expired(), "{azure_expired}");
+        let gcs = serde_json::json!({"locationType": "GCS", "location": "b/p", "creds": {},
+            "presignedUrl": "https://storage.googleapis.com/b/p/f.json.gz?X-Goog-Signature=x"});
+        let presigned_expired = attempt(
+            gcs,
+            stub(
+                "400 Bad Request",
+                "<Error><Code>ExpiredToken</Code></Error>",
+            ),
+        );
+        assert!(presigned_expired.is_expired(), "{presigned_expired}");
+    }
+}
