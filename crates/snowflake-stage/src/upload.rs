@@ -163,7 +163,7 @@ mod stub_tests {
         port
     }
 
-    fn attempt(stage: serde_json::Value, port: u16) -> Error {
+    fn attempt(stage: &serde_json::Value, port: u16) -> Error {
         let put =
             PutResponse::from_json(&serde_json::json!({ "stageInfo": stage })).expect("answer");
         let meta = FileMeta {
@@ -189,7 +189,7 @@ mod stub_tests {
         let s3 = serde_json::json!({"locationType": "S3", "location": "b/p", "region": "us-west-2",
             "creds": {"AWS_KEY_ID": "a", "AWS_SECRET_KEY": "s", "AWS_TOKEN": "t"}});
         let expired = attempt(
-            s3.clone(),
+            &s3,
             stub(
                 "400 Bad Request",
                 "<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>",
@@ -197,7 +197,7 @@ mod stub_tests {
         );
         assert!(expired.is_expired() && !expired.is_retryable(), "{expired}");
         let other_400 = attempt(
-            s3.clone(),
+            &s3,
             stub(
                 "400 Bad Request",
                 "<Error><Code>InvalidToken</Code></Error>",
@@ -208,14 +208,14 @@ mod stub_tests {
             "{other_400}"
         );
         let busy = attempt(
-            s3,
+            &s3,
             stub("503 Slow Down", "<Error><Code>SlowDown</Code></Error>"),
         );
         assert!(busy.is_retryable() && !busy.is_expired(), "{busy}");
         let azure = serde_json::json!({"locationType": "AZURE", "location": "c/p", "storageAccount": "a",
             "creds": {"AZURE_SAS_TOKEN": "?sig=x"}});
         let azure_expired = attempt(
-            azure,
+            &azure,
             stub(
                 "403 Forbidden",
                 "<Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message></Error>",
@@ -225,7 +225,7 @@ mod stub_tests {
         let gcs = serde_json::json!({"locationType": "GCS", "location": "b/p", "creds": {},
             "presignedUrl": "https://storage.googleapis.com/b/p/f.json.gz?X-Goog-Signature=x"});
         let presigned_expired = attempt(
-            gcs,
+            &gcs,
             stub(
                 "400 Bad Request",
                 "<Error><Code>ExpiredToken</Code></Error>",
