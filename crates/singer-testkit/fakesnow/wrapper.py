@@ -39,6 +39,12 @@ Two test helpers, driven by login session parameters (ignored by fakesnow):
   with `code`/`message`, `success: false`), without running. The counters
   belong to the database (the first login's list wins), so a client that
   logs in again after a failure does not meet the same faults anew.
+- `SINGER_PUT_ANSWER = {"stageInfo": {...}, "encryptionMaterial": {...}}`:
+  the database's PUT statements are answered with this stage (e.g. an S3
+  stage on a local moto server, with a master key) instead of fakesnow's
+  own, so a client's S3 upload path and client-side encryption run for
+  real; files put there are not in fakesnow's stages (a COPY of them finds
+  nothing).
 
 Run: `python wrapper.py [--host 127.0.0.1] [--port 0]`. It prints
 `READY <port>` on stdout once it listens (port 0: a free one), and exits when its stdin closes
@@ -145,6 +151,8 @@ NAMED_LOCK = threading.Lock()
 FAULTS: dict[str, list[dict[str, Any]]] = {}
 # token -> database key
 SESSION_DB: dict[str, str] = {}
+# database key -> the answer to PUT statements (SINGER_PUT_ANSWER)
+PUT_ANSWERS: dict[str, dict[str, Any]] = {}
 
 
 def _query_id() -> str:
@@ -192,6 +200,11 @@ async def login_request(request: Request) -> Response:
     with NAMED_LOCK:
         if key not in FAULTS:
             FAULTS[key] = [dict(f) for f in faults]
+        put_answer = params.get("SINGER_PUT_ANSWER")
+        if isinstance(put_answer, str):
+            put_answer = json.loads(put_answer)
+        if put_answer and key not in PUT_ANSWERS:
+            PUT_ANSWERS[key] = put_answer
     return JSONResponse(
         {
             "data": {
@@ -239,6 +252,21 @@ async def query_request(request: Request) -> Response:
             "success": False,
         }
         return JSONResponse(payload, status_code=status)
+    token = (request.headers.get("Authorization") or "")[17:-1]
+    put_answer = PUT_ANSWERS.get(SESSION_DB.get(token, token))
+    if put_answer is not None and re.match(r"\s*PUT\s", sql, re.IGNORECASE):
+        source = re.search(r"'file://([^']*)'", sql)
+        data = {
+            "command": "UPLOAD",
+            "src_locations": [source.group(1) if source else ""],
+            "parallel": 4,
+            "autoCompress": False,
+            "sourceCompression": "gzip",
+            "overwrite": True,
+            "queryId": _query_id(),
+            **put_answer,
+        }
+        return JSONResponse({"data": data, "success": True})
     if (remove := _REMOVE.match(sql)) is not None:
         auth = request.headers.get("Authorization") or ""
         return _remove(auth[17:-1], remove.group(1))

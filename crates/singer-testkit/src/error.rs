@@ -9,6 +9,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A test double (moto) could not be set up; the message says how to
+    /// get it.
+    #[error("{reason}")]
+    Setup {
+        /// What failed, and how to fix it.
+        reason: String,
+    },
     /// No directory with `initdb` and `pg_ctl` was found.
     #[error(
         "PostgreSQL server binaries (initdb, pg_ctl) not found: install them with \

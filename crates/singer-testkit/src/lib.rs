@@ -39,6 +39,7 @@ mod bindir;
 mod cluster;
 pub mod corpus;
 mod error;
+mod moto;
 mod settings_doc;
 mod snowflake;
 mod user;
@@ -46,6 +47,7 @@ mod user;
 pub use bindir::{BINDIR_ENV, bin_dir};
 pub use cluster::{Cluster, postgres};
 pub use error::Error;
+pub use moto::{Fetched, MOTO_BUCKET, MOTO_REGION, Moto};
 pub use settings_doc::{binary_settings_drift, render_drift, settings_drift};
 pub use snowflake::{
     FAKESNOW_REQUIREMENTS, FAKESNOW_VENV_ENV, SnowflakeDouble, isolated_database_name,

@@ -6,7 +6,7 @@
 use serde_json::json;
 use singer_target_snowflake::Staging;
 
-use crate::support::{chain, config, lines, load, messages, run};
+use crate::support::{chain, config, lines, load, messages, run, run_with};
 
 fn schema() -> serde_json::Value {
     json!({"type": "SCHEMA", "stream": "public-items", "key_properties": ["id"], "schema": {
@@ -151,4 +151,52 @@ fn a_failed_run_leaves_files_that_the_next_run_of_the_table_removes() {
         ),
         ["9|9"]
     );
+}
+
+#[test]
+fn an_s3_stage_that_asks_for_client_side_encryption_gets_files_the_connector_decrypts() {
+    let moto = singer_testkit::Moto::start().expect("moto (run scripts/setup)");
+    let qsmk = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let mut config = config("staged_s3");
+    config.driver.batch_size_rows = 3;
+    // The double answers every PUT with an S3 stage on moto and a 256-bit
+    // master key: the files go there, encrypted; the COPY then finds
+    // nothing in the double's own stage, so the run stops there.
+    config.session_parameters.insert(
+        "SINGER_PUT_ANSWER".to_owned(),
+        json!({
+            "stageInfo": moto.stage_info("stages/s3run", None),
+            "encryptionMaterial": {"queryStageMasterKey": qsmk, "queryId": "q-1", "smkId": 7},
+        }),
+    );
+    let base = url::Url::parse(&moto.url()).expect("url");
+    let failed = run_with(&config, &input(), |loader| {
+        loader.set_upload_override(base);
+    });
+    assert!(failed.result.is_err(), "the double holds no file to COPY");
+    assert!(failed.states.is_empty());
+    let fetched = moto
+        .fetch_decrypted("stages/s3run/", qsmk)
+        .expect("read back");
+    assert!(!fetched.is_empty(), "files reached the S3 stage");
+    let mut rows = 0;
+    for file in &fetched {
+        assert!(file.key.ends_with(".json.gz"), "{}", file.key);
+        assert_eq!(
+            file.matdesc,
+            r#"{"queryId":"q-1","smkId":"7","keySize":"256"}"#
+        );
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(file.plain.as_slice()),
+            &mut text,
+        )
+        .expect("gzip NDJSON");
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).expect("a JSON row");
+            assert!(row["c0"].is_string() && row["r"].is_u64(), "{line}");
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, 3, "the first batch's rows, before its COPY failed");
 }

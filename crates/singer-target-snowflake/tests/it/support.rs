@@ -109,7 +109,17 @@ pub enum Event {
 
 /// Runs `input` through the driver into Snowflake.
 pub fn run(config: &SnowflakeConfig, input: &str) -> Run {
-    let loader = SnowflakeLoader::new(config).expect("loader");
+    run_with(config, input, |_| {})
+}
+
+/// [`run`], with `prepare` given the loader first (test overrides).
+pub fn run_with(
+    config: &SnowflakeConfig,
+    input: &str,
+    prepare: impl FnOnce(&mut SnowflakeLoader),
+) -> Run {
+    let mut loader = SnowflakeLoader::new(config).expect("loader");
+    prepare(&mut loader);
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let recording = Recording {
         inner: loader,
