@@ -285,14 +285,24 @@ impl FileStager {
 
     /// Whether the stage still needs a `CREATE STAGE IF NOT EXISTS` in
     /// this run (never for a configured one).
-    pub(crate) fn needs_creating(&mut self, stage: &str) -> bool {
-        self.stage.is_none() && self.created.insert(stage.to_owned())
+    pub(crate) fn needs_creating(&self, stage: &str) -> bool {
+        self.stage.is_none() && !self.created.contains(stage)
+    }
+
+    /// The stage was created (or found).
+    pub(crate) fn created(&mut self, stage: &str) {
+        self.created.insert(stage.to_owned());
     }
 
     /// Whether the table's files of earlier runs still need removing in
     /// this run (once, before its first file).
-    pub(crate) fn needs_cleaning(&mut self, stage: &str, table_dir: &str) -> bool {
-        self.cleaned.insert(format!("{stage}/{table_dir}"))
+    pub(crate) fn needs_cleaning(&self, stage: &str, table_dir: &str) -> bool {
+        !self.cleaned.contains(&format!("{stage}/{table_dir}"))
+    }
+
+    /// The table's files of earlier runs were removed (or tried to be).
+    pub(crate) fn cleaned(&mut self, stage: &str, table_dir: &str) {
+        self.cleaned.insert(format!("{stage}/{table_dir}"));
     }
 
     /// Encodes `batch` into files, queues them and uploads when the queue

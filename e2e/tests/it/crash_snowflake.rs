@@ -39,5 +39,11 @@ fn tap_postgres_to_target_snowflake_upsert_survives_random_sigkills_with_every_k
         assert_eq!(stream.unknown, 0, "{text}");
         assert_eq!(stream.destination_rows, stream.source_rows, "{text}");
     }
+    // Staged files: nothing left behind by the killed runs.
+    assert_eq!(
+        destination.staged_files().unwrap(),
+        Vec::<String>::new(),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(setup.work_dir());
 }

@@ -24,7 +24,12 @@ fn fixture(path: &str) -> PathBuf {
 /// warned about and ignored), or the case's `.args`; stdin from its
 /// `.jsonl`.
 fn run_case(case: &Case) -> Result<Output, String> {
-    let scratch = Scratch::new(&format!("corpus-{}", case.name()));
+    run_case_with(case, "stage")
+}
+
+/// [`run_case`] with `staging` (`stage`, the default, or `bind`).
+fn run_case_with(case: &Case, staging: &str) -> Result<Output, String> {
+    let scratch = Scratch::new(&format!("corpus-{staging}-{}", case.name()));
     let case_dir = case.dir().to_string_lossy().into_owned();
     let overlay = match case.read_sidecar("json", &[("case_dir", &case_dir)])? {
         Some(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", case.name()))?,
@@ -32,7 +37,7 @@ fn run_case(case: &Case) -> Result<Output, String> {
     };
     // Merged by hand: the typed config of the helper refuses other
     // targets' settings, which the binary only warns about.
-    let (mut config, _) = config("corpus", &serde_json::json!({}));
+    let (mut config, _) = config("corpus", &serde_json::json!({ "staging": staging }));
     for (key, value) in overlay.as_object().into_iter().flatten() {
         config[key] = value.clone();
     }
@@ -53,6 +58,18 @@ fn run_case(case: &Case) -> Result<Output, String> {
 #[test]
 fn singer_input_corpus_fails_cleanly() {
     match corpus::walk_for("target-snowflake", &fixture("invalid/targets"), run_case) {
+        Ok(cases) => assert!(cases >= 40, "only {cases} cases"),
+        Err(report) => panic!("{report}"),
+    }
+}
+
+/// The same corpus, the same outcomes, with batches bound as JSON text
+/// (`staging: bind`) instead of staged files.
+#[test]
+fn singer_input_corpus_fails_cleanly_with_bound_batches_too() {
+    match corpus::walk_for("target-snowflake", &fixture("invalid/targets"), |case| {
+        run_case_with(case, "bind")
+    }) {
         Ok(cases) => assert!(cases >= 40, "only {cases} cases"),
         Err(report) => panic!("{report}"),
     }

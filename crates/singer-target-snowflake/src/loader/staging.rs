@@ -77,6 +77,44 @@ impl SnowflakeLoader {
     /// for its first batch since the last commit, an ACTIVATE_VERSION or a
     /// change of columns). Nothing reaches the stream's table. Every
     /// statement is sent once: the driver retries the call.
+    /// Staged loading: creates the table's stage when this run has not
+    /// (the default one only), and removes what earlier runs of the table
+    /// left on it (they died before their commit, or between the commit
+    /// and the removal). Once per table and run; nothing in bind mode.
+    pub(super) fn prepare_stage(&mut self, table: &TableName) -> Result<()> {
+        let Some(files) = &mut self.files else {
+            return Ok(());
+        };
+        let place = files.stage_for(&table.schema);
+        let table_dir = FileStager::table_dir(&table.schema, &table.table);
+        let create = files.needs_creating(&place);
+        let clean = files.needs_cleaning(&place, &table_dir);
+        if create {
+            // DDL between commits: no transaction is open.
+            self.connection.use_schema(&table.schema)?;
+            self.connection.run(
+                "creating the stage for staged files",
+                &format!("CREATE STAGE IF NOT EXISTS {place}"),
+                &[],
+                false,
+            )?;
+        }
+        if let Some(files) = &mut self.files {
+            files.created(&place);
+            files.cleaned(&place, &table_dir);
+        }
+        if clean {
+            let leftovers = format!("REMOVE @{place}/{table_dir}");
+            if let Err(error) =
+                self.connection
+                    .run("removing leftover files", &leftovers, &[], false)
+            {
+                warn!(stage = %place, error = %error, "Removing files of earlier runs failed; they stay on the stage.");
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn stage_batch(&mut self, stream: &str, batch: &Batch) -> Result<()> {
         let Some(state) = self.streams.get(stream) else {
             return Err(Error::UnknownStream {
@@ -180,26 +218,6 @@ impl SnowflakeLoader {
             };
             let place = files.stage_for(&state.table.schema);
             let table_dir = FileStager::table_dir(&state.table.schema, &state.table.table);
-            if files.needs_creating(&place) {
-                // DDL between commits: no transaction is open.
-                self.connection.run(
-                    "creating the stage for staged files",
-                    &format!("CREATE STAGE IF NOT EXISTS {place}"),
-                    &[],
-                    false,
-                )?;
-            }
-            if files.needs_cleaning(&place, &table_dir) {
-                // What an earlier run of this table left (it died before
-                // its commit).
-                let leftovers = format!("REMOVE @{place}/{table_dir}");
-                if let Err(error) =
-                    self.connection
-                        .run("removing leftover files", &leftovers, &[], false)
-                {
-                    warn!(stage = %place, error = %error, "Removing files of earlier runs failed; they stay on the stage.");
-                }
-            }
             let staged = files.stage(&place, &table_dir, &request, batch)?;
             let rows = staged.rows;
             self.sequence += rows;

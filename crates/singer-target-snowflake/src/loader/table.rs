@@ -263,6 +263,10 @@ impl SnowflakeLoader {
             }
         }
         info!(stream, table = %table, columns = idents.len(), "Stream configured.");
+        // Staged files: the stage exists and the table's files of killed
+        // runs are gone before this run stages any (every run sends the
+        // SCHEMA, even with no new rows).
+        self.prepare_stage(&table)?;
         // Later rows go to a new staging table (keys may have changed).
         self.open.remove(stream);
         self.tables.insert(table.clone(), stream.to_owned());

@@ -121,6 +121,29 @@ impl SnowflakeDestination {
         format!("\"{SNOWFLAKE_SCHEMA}\".\"{}\"", Self::table_name(stream))
     }
 
+    /// The files left on the target schema's default stage (none after a
+    /// clean run: each commit removes its files, and a table's first batch
+    /// in a run removes what a killed run left).
+    ///
+    /// # Errors
+    ///
+    /// When the double cannot be queried.
+    pub fn staged_files(&self) -> Result<Vec<String>> {
+        let mut monitor = self
+            .monitor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rows = Self::query(
+            &mut monitor,
+            &self.config,
+            &format!("LIST @{SNOWFLAKE_SCHEMA}.SINGER_RS_FILES"),
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect())
+    }
+
     /// Runs `sql` on the monitor's session (logging in on first use).
     fn query(
         monitor: &mut Monitor,
