@@ -25,6 +25,13 @@ accept. This wrapper reuses fakesnow's own handlers and fixes, per
    the file names joined as paths.
 7. `REMOVE @stage[/path]` (not in fakesnow): deletes the internal stage's
    files under that path and answers Snowflake's `name`/`result` rows.
+8. A client killed inside a transaction: its session never ends in
+   fakesnow, and DuckDB fails every later write to the rows it touched
+   ("Conflict on update!"). Snowflake aborts such a transaction once its
+   session is gone; here a login to an isolated database rolls back the
+   open transactions of that database's sessions idle for over a second (a
+   live client inside a transaction sends its next statement sooner; a
+   client that failed logs in again after its retry wait).
 
 Two test helpers, driven by login session parameters (ignored by fakesnow):
 
@@ -63,6 +70,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -151,6 +159,8 @@ NAMED_LOCK = threading.Lock()
 FAULTS: dict[str, list[dict[str, Any]]] = {}
 # token -> database key
 SESSION_DB: dict[str, str] = {}
+# token -> when its last statement came (time.monotonic())
+LAST_SEEN: dict[str, float] = {}
 # database key -> the answer to PUT statements (SINGER_PUT_ANSWER)
 PUT_ANSWERS: dict[str, dict[str, Any]] = {}
 
@@ -192,6 +202,23 @@ async def login_request(request: Request) -> Response:
         conn = instance.connect(database, schema, nop_regexes=nop_regexes, autocommit=autocommit)
     token = base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
     fs_server.sessions[token] = conn
+    if isinstance(db_path, str) and db_path.startswith(":isolated:") and db_path != ":isolated:":
+        # Fix 8.
+        now = time.monotonic()
+        for other, other_key in list(SESSION_DB.items()):
+            old = fs_server.sessions.get(other)
+            idle = now - LAST_SEEN.get(other, now)
+            if (
+                other_key == db_path
+                and old is not None
+                and getattr(old, "_in_transaction", False)
+                and idle > 1.0
+            ):
+                try:
+                    old._duck_conn.rollback()
+                except Exception:  # noqa: BLE001 - best effort: the session is given up
+                    pass
+                old._in_transaction = False
     faults = params.get("SINGER_FAULTS") or []
     if isinstance(faults, str):
         faults = json.loads(faults)
@@ -253,6 +280,7 @@ async def query_request(request: Request) -> Response:
         }
         return JSONResponse(payload, status_code=status)
     token = (request.headers.get("Authorization") or "")[17:-1]
+    LAST_SEEN[token] = time.monotonic()
     put_answer = PUT_ANSWERS.get(SESSION_DB.get(token, token))
     if put_answer is not None and re.match(r"\s*PUT\s", sql, re.IGNORECASE):
         source = re.search(r"'file://([^']*)'", sql)
