@@ -154,33 +154,52 @@ impl<R: BufRead> LineReader<R> {
     /// [`Error::Read`] when the input fails (which ends it) and
     /// [`Error::LineTooLong`].
     pub fn read_line(&mut self) -> Result<Option<(u64, &[u8])>> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let read = self.read_line_into(&mut buf);
+        self.buf = buf;
+        Ok(match read? {
+            Some((line, range)) => self.buf.get(range).map(|text| (line, text)),
+            None => None,
+        })
+    }
+
+    /// [`LineReader::read_line`], appending the line to `out` (which keeps
+    /// what it held) and answering where it is there: for a caller that
+    /// collects lines in one buffer, with no copy in between.
+    ///
+    /// # Errors
+    ///
+    /// As [`LineReader::read_line`]; `out` then holds what it held before.
+    pub fn read_line_into(
+        &mut self,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<(u64, std::ops::Range<usize>)>> {
+        let base = out.len();
         loop {
-            if !self.next_line()? {
+            out.truncate(base);
+            if !self.next_line(out, base)? {
+                out.truncate(base);
                 return Ok(None);
             }
-            let mut text = self.buf.as_slice();
+            let mut text = out.get(base..).unwrap_or_default();
             if self.line == 1 {
                 text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
             }
-            let text = text.trim_ascii();
-            if !text.is_empty() {
-                let start = text
-                    .as_ptr()
-                    .addr()
-                    .saturating_sub(self.buf.as_ptr().addr());
-                let end = start + text.len();
-                return Ok(self.buf.get(start..end).map(|text| (self.line, text)));
+            let trimmed = text.trim_ascii();
+            if !trimmed.is_empty() {
+                let start = trimmed.as_ptr().addr().saturating_sub(out.as_ptr().addr());
+                return Ok(Some((self.line, start..start + trimmed.len())));
             }
         }
     }
 
-    /// Reads the next line into `self.buf`, without its terminator; `false`
-    /// at the end of the input.
-    fn next_line(&mut self) -> Result<bool> {
+    /// Appends the next line to `buf` (whose line starts at `base`),
+    /// without its terminator; `false` at the end of the input.
+    fn next_line(&mut self, buf: &mut Vec<u8>, base: usize) -> Result<bool> {
         if self.done {
             return Ok(false);
         }
-        self.buf.clear();
         self.line += 1;
         let line = self.line;
         let mut too_long = false;
@@ -190,6 +209,7 @@ impl<R: BufRead> LineReader<R> {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(source) => {
                     self.done = true;
+                    buf.truncate(base);
                     return Err(Error::Read { line, source });
                 }
             };
@@ -198,18 +218,18 @@ impl<R: BufRead> LineReader<R> {
                 if too_long {
                     return Err(self.too_long());
                 }
-                return Ok(!self.buf.is_empty());
+                return Ok(buf.len() > base);
             }
             let (chunk, consumed, found) = match memchr::memchr(b'\n', available) {
                 Some(end) => (available.get(..end).unwrap_or_default(), end + 1, true),
                 None => (available, available.len(), false),
             };
             if !too_long {
-                if self.buf.len() + chunk.len() > self.max_line_bytes {
+                if buf.len() - base + chunk.len() > self.max_line_bytes {
                     too_long = true;
-                    self.buf.clear();
+                    buf.truncate(base);
                 } else {
-                    self.buf.extend_from_slice(chunk);
+                    buf.extend_from_slice(chunk);
                 }
             }
             self.inner.consume(consumed);
@@ -300,6 +320,25 @@ mod tests {
                 .map_err(|e| crate::ErrorChain(e).to_string()),
             Err("line 1: reading input failed: disk on fire".into())
         );
+    }
+
+    #[test]
+    fn lines_collect_in_one_buffer() {
+        let input = b"\xEF\xBB\xBF {\"a\":1}\r\n\n  \n{\"b\":2}";
+        let mut lines = LineReader::new(BufReader::with_capacity(3, &input[..]));
+        let mut out = b"kept".to_vec();
+        let first = lines
+            .read_line_into(&mut out)
+            .expect("reads")
+            .expect("a line");
+        let second = lines
+            .read_line_into(&mut out)
+            .expect("reads")
+            .expect("a line");
+        assert!(lines.read_line_into(&mut out).expect("reads").is_none());
+        assert_eq!((first.0, &out[first.1]), (1, &b"{\"a\":1}"[..]));
+        assert_eq!((second.0, &out[second.1]), (4, &b"{\"b\":2}"[..]));
+        assert!(out.starts_with(b"kept"));
     }
 
     #[test]

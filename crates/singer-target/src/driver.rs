@@ -784,11 +784,9 @@ fn read_chunks<R: BufRead>(
         chunk.lines.clear();
         let mut end = false;
         while chunk.lines.len() < CHUNK_MESSAGES && chunk.text.len() < CHUNK_BYTES {
-            match lines.read_line() {
-                Ok(Some((line, bytes))) => {
-                    let start = chunk.text.len();
-                    chunk.text.extend_from_slice(bytes);
-                    chunk.lines.push((line, start, chunk.text.len()));
+            match lines.read_line_into(&mut chunk.text) {
+                Ok(Some((line, range))) => {
+                    chunk.lines.push((line, range.start, range.end));
                     if drained.get() {
                         break;
                     }
