@@ -29,9 +29,10 @@ accept. This wrapper reuses fakesnow's own handlers and fixes, per
    fakesnow, and DuckDB fails every later write to the rows it touched
    ("Conflict on update!"). Snowflake aborts such a transaction once its
    session is gone; here a login to an isolated database rolls back the
-   open transactions of that database's sessions idle for over a second (a
-   live client inside a transaction sends its next statement sooner; a
-   client that failed logs in again after its retry wait).
+   open transactions of that database's sessions idle for over a second
+   since their last statement ended (a live client inside a transaction
+   sends its next statement sooner; a client that failed logs in again
+   after its retry wait).
 
 Two test helpers, driven by login session parameters (ignored by fakesnow):
 
@@ -299,6 +300,9 @@ async def query_request(request: Request) -> Response:
         auth = request.headers.get("Authorization") or ""
         return _remove(auth[17:-1], remove.group(1))
     response = await fs_server.query_request(request)
+    # Idle time counts from the end of a statement (a long MERGE is not
+    # idleness).
+    LAST_SEEN[token] = time.monotonic()
     payload = json.loads(bytes(response.body))
     data = payload.get("data")
     if not isinstance(data, dict):
