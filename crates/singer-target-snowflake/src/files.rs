@@ -13,7 +13,7 @@
 //! removes them, and the first batch of a table in the next run removes
 //! what an earlier run of that table left (a run that died before its
 //! commit). Files are named
-//! `singer-rs/<schema>/<table>/<run>/<commit>/<n>-<stream>.json.gz`, never
+//! `singer-rs/<database>/<schema>/<table>-<hash>/<run>/<commit>/<n>-<stream>.json.gz`, never
 //! reused (COPY's load history would skip a reused name; every COPY
 //! also says `FORCE = TRUE` so a retried commit reloads them into its fresh
 //! landing table).
@@ -92,6 +92,8 @@ pub(crate) struct FileStager {
     stage: Option<String>,
     /// This run's id (time, process, random).
     run: String,
+    /// The database loaded into (part of every file's path).
+    database: String,
     commit: u64,
     counter: u64,
     /// The uploader, until the thread takes it (at the first file).
@@ -224,6 +226,7 @@ impl FileStager {
             parallel,
             stage: config.stage.clone(),
             run,
+            database: config.database.clone(),
             commit: 0,
             counter: 0,
             uploads: Some(Uploads {
@@ -268,9 +271,22 @@ impl FileStager {
         })
     }
 
-    /// The directory every run's files of table `schema.table` go under.
-    pub(crate) fn table_dir(schema: &str, table: &str) -> String {
-        format!("singer-rs/{}/{}/", path_safe(schema), path_safe(table))
+    /// The directory every run's files of table `schema.table` (in this
+    /// database) go under: readable parts, and a hash of the exact names
+    /// so that no two tables share it (`path_safe` maps `a b` and `a_b`
+    /// alike).
+    pub(crate) fn table_dir(&self, schema: &str, table: &str) -> String {
+        let exact = format!("{}\0{schema}\0{table}", self.database);
+        // FNV-1a, 64 bits: stable across runs and builds.
+        let hash = exact.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!(
+            "singer-rs/{}/{}/{}-{hash:016x}/",
+            path_safe(&self.database),
+            path_safe(schema),
+            path_safe(table)
+        )
     }
 
     /// The directory of the current commit's files of a table.
@@ -651,6 +667,35 @@ fn stage_error(error: snowflake_stage::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_whose_plain_names_meet_get_their_own_directory() {
+        let stager = |database: &str| {
+            let mut config = SnowflakeConfig::new("a", "u", database);
+            config.password = Some(singer_protocol::SecretString::new("p"));
+            FileStager::new(
+                &config,
+                EncodeOptions {
+                    special: crate::config::SpecialValues::Error,
+                },
+            )
+            .expect("a stager")
+        };
+        let one = stager("DB1");
+        let a = one.table_dir("RAW", "order items");
+        let b = one.table_dir("RAW", "order_items");
+        assert!(
+            a.starts_with("singer-rs/DB1/RAW/order_items-") && a.ends_with('/'),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_ne!(a, stager("DB2").table_dir("RAW", "order items"));
+        assert_eq!(
+            a,
+            stager("DB1").table_dir("RAW", "order items"),
+            "stable across runs"
+        );
+    }
 
     #[test]
     fn stage_paths_are_plain() {

@@ -259,7 +259,7 @@ async fn send(request: reqwest::RequestBuilder, action: &'static str) -> Result<
         .map_err(|e| Error::Session {
             action,
             code: None,
-            message: format!("the request failed: {e}"),
+            message: format!("the request failed: {}", e.without_url()),
             retryable: true,
         })?;
     let status = response.status().as_u16();

@@ -70,10 +70,11 @@ impl Uploader {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let transport = |source| Error::Transport {
+        // Without the URL: a presigned or SAS URL is a credential.
+        let transport = |source: reqwest::Error| Error::Transport {
             file: file.to_owned(),
             store,
-            source,
+            source: source.without_url(),
         };
         let response = builder.send().await.map_err(transport)?;
         let status = response.status().as_u16();
@@ -182,6 +183,27 @@ mod stub_tests {
             .expect("runtime")
             .block_on(uploader.put(&request, "f.json.gz", b"x".to_vec()))
             .expect_err("refused")
+    }
+
+    #[test]
+    fn a_store_that_does_not_answer_is_retryable_and_the_error_shows_no_signature() {
+        // A port nothing listens on.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a port")
+            .port();
+        let azure = serde_json::json!({"locationType": "AZURE", "location": "c/p", "storageAccount": "a",
+            "creds": {"AZURE_SAS_TOKEN": "?sv=1&sig=S3CR3TSIG"}});
+        let error = attempt(&azure, port);
+        assert!(error.is_retryable(), "{error}");
+        let mut chain = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            chain.push_str(&format!(": {cause} / {cause:?}"));
+            source = cause.source();
+        }
+        chain.push_str(&format!(" / {error:?}"));
+        assert!(!chain.contains("S3CR3TSIG"), "{chain}");
     }
 
     #[test]

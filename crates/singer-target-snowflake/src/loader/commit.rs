@@ -183,6 +183,9 @@ fn activate(
 }
 
 /// The current time as the soft-delete literal.
+/// The most file names one `COPY INTO ... FILES = (...)` takes.
+const MAX_COPY_FILES: usize = 1000;
+
 /// The session's landing table for staged files (one `V VARIANT` column).
 const LANDING_TABLE: &str = "_SINGER_RS_LAND";
 
@@ -432,10 +435,16 @@ impl SnowflakeLoader {
             let Some(stage) = self.stages.get(index) else {
                 continue;
             };
+            // One COPY per directory and at most 1,000 files (Snowflake's
+            // limit on FILES).
             let mut groups: Vec<(&str, &str, Vec<&StagedFile>)> = Vec::new();
             for file in &stage.files {
                 match groups.last_mut() {
-                    Some((place, dir, list)) if *place == file.stage && *dir == file.dir => {
+                    Some((place, dir, list))
+                        if *place == file.stage
+                            && *dir == file.dir
+                            && list.len() < MAX_COPY_FILES =>
+                    {
                         list.push(file);
                     }
                     _ => groups.push((&file.stage, &file.dir, vec![file])),

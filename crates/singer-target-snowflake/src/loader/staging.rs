@@ -10,7 +10,7 @@ use super::commit::Pending;
 use super::{SnowflakeLoader, TABLE_VERSION, VERSION_TYPE};
 use crate::encode::{BinaryEncoding, ColumnPlan, stage_expression};
 use crate::error::{Error, Result};
-use crate::files::{FileStager, StagedFile};
+use crate::files::StagedFile;
 use crate::naming::{TableName, quote};
 use crate::stage::{ROW_COLUMN, STAGE_TABLE, Stager, stage_column};
 use crate::types::SqlType;
@@ -86,7 +86,7 @@ impl SnowflakeLoader {
             return Ok(());
         };
         let place = files.stage_for(&table.schema);
-        let table_dir = FileStager::table_dir(&table.schema, &table.table);
+        let table_dir = files.table_dir(&table.schema, &table.table);
         let create = files.needs_creating(&place);
         let clean = files.needs_cleaning(&place, &table_dir);
         if create {
@@ -217,7 +217,7 @@ impl SnowflakeLoader {
                 constants: &constants,
             };
             let place = files.stage_for(&state.table.schema);
-            let table_dir = FileStager::table_dir(&state.table.schema, &state.table.table);
+            let table_dir = files.table_dir(&state.table.schema, &state.table.table);
             let staged = files.stage(&place, &table_dir, &request, batch)?;
             let rows = staged.rows;
             self.sequence += rows;
