@@ -43,6 +43,7 @@ mod cli;
 mod config;
 mod decimal;
 mod error;
+mod json_text;
 pub mod message;
 mod progress;
 mod reader;
@@ -63,6 +64,7 @@ pub use cli::{CommonArgs, Flag, TapArgs, TargetArgs, lexopt, value as flag_value
 pub use config::{ConfigSource, LoadedConfig, SecretString, load_config, load_config_with_env};
 pub use decimal::{Decimal, DecimalSyntaxError, MAX_DIVISOR_DIGITS};
 pub use error::{Error, ErrorChain, Result};
+pub use json_text::{json_string_content, push_json_string};
 pub use message::{
     ActivateVersionMessage, BatchEncoding, BatchMessage, Message, RecordMessage, SchemaMessage,
     StateMessage,

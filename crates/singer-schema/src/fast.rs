@@ -394,14 +394,9 @@ impl Check {
                 if self.format.is_none() && self.decimal.is_none() && self.length.is_none() {
                     return true;
                 }
-                let content: std::borrow::Cow<'_, str> =
-                    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                        Some(inner) if !inner.contains('\\') => inner.into(),
-                        _ => match serde_json::from_str::<String>(text) {
-                            Ok(owned) => owned.into(),
-                            Err(_) => return false,
-                        },
-                    };
+                let Ok(content) = singer_protocol::json_string_content(text) else {
+                    return false;
+                };
                 let format_ok = match self.format {
                     None => true,
                     Some(Format::DateTime) => format_text_matches("date-time", &content),

@@ -7,8 +7,6 @@
 //! written `""` and a string equal to the NULL token is quoted, so that
 //! NULL (the token, unquoted) and `''` stay distinct.
 
-use std::borrow::Cow;
-
 use singer_target::Row;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -75,7 +73,8 @@ impl Encoder {
                     let found = self.find(inner);
                     if found.backslash {
                         let text = row.get(index).unwrap_or_default();
-                        let value = json_string(text).map_err(|e| (index, e))?;
+                        let value =
+                            singer_protocol::json_string_content(text).map_err(|e| (index, e))?;
                         self.text(value.as_bytes(), out);
                     } else {
                         self.write(inner, found, out);
@@ -145,16 +144,6 @@ impl Encoder {
 #[inline]
 const fn zero_bytes(word: u64) -> u64 {
     word.wrapping_sub(ONES) & !word & HIGHS
-}
-
-/// The text of a JSON string literal, borrowed when it has no escapes.
-fn json_string(text: &str) -> Result<Cow<'_, str>, serde_json::Error> {
-    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
-        && !inner.contains('\\')
-    {
-        return Ok(Cow::Borrowed(inner));
-    }
-    serde_json::from_str::<String>(text).map(Cow::Owned)
 }
 
 #[cfg(test)]

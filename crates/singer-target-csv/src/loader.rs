@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 use crate::config::{Compression, CsvConfig, Mode};
 use crate::encode::Encoder;
 use crate::error::{Error, Result, io};
-use crate::naming::{RunStamp, Template, safe_stream_name};
+use crate::naming::{RunStamp, Template};
 
 /// The suffix of files being written; a reader never mistakes one for a
 /// complete file.
@@ -331,7 +331,7 @@ impl Loader for CsvLoader {
     fn configure_stream(&mut self, schema: &StreamSchema) -> Result<()> {
         match self.streams.get_mut(&schema.stream) {
             None => {
-                let safe = safe_stream_name(&schema.stream);
+                let safe = singer_target::safe_name(&schema.stream);
                 if safe != schema.stream {
                     info!(stream = %schema.stream, file_name = %safe, "Stream name made safe for file names.");
                 }

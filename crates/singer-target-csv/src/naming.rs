@@ -193,35 +193,6 @@ fn match_tokens(tokens: &[Token], stream: &str, name: &str) -> bool {
     }
 }
 
-/// A stream name made safe as one file name component: ASCII letters,
-/// digits, `_` and `-` kept, anything else becomes `_`; when anything
-/// changed, 8 hex digits of a hash of the original name are appended so
-/// that `a.b` and `a/b` (or `a_b`) never share a file.
-pub(crate) fn safe_stream_name(stream: &str) -> String {
-    let mut safe: String = stream
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(200)
-        .collect();
-    if safe.is_empty() {
-        safe.push('_');
-    }
-    if safe != stream {
-        // FNV-1a, 32 bits: stable across runs and platforms.
-        let hash = stream.bytes().fold(0x811c_9dc5_u32, |h, b| {
-            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-        });
-        let _ = write!(safe, "-{hash:08x}");
-    }
-    safe
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,18 +241,5 @@ mod tests {
         );
         assert!(Template::parse("x.csv").is_err());
         assert!(Template::parse("{stream.csv").is_err());
-    }
-
-    #[test]
-    fn safe_names_never_collide() {
-        assert_eq!(safe_stream_name("public-users"), "public-users");
-        let dotted = safe_stream_name("a.b");
-        let slashed = safe_stream_name("a/b");
-        assert!(dotted.starts_with("a_b-") && slashed.starts_with("a_b-"));
-        assert_ne!(dotted, slashed);
-        assert_ne!(dotted, safe_stream_name("a_b"));
-        assert!(!safe_stream_name("..").contains('.'));
-        assert!(safe_stream_name("").starts_with("_-"));
-        assert!(safe_stream_name("ünï").is_ascii());
     }
 }

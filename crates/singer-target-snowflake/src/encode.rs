@@ -12,9 +12,8 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, NaiveTime, Utc};
-use serde_json::Value;
-use singer_protocol::Decimal;
 use singer_protocol::temporal::{self, DateParts};
+use singer_protocol::{Decimal, push_json_string};
 use singer_target::Row;
 
 use crate::config::{SpecialValues, TimestampType};
@@ -157,14 +156,8 @@ fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, 
     }
     let is_string = cell.starts_with('"');
     let text: std::borrow::Cow<'_, str> = if is_string {
-        match cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')) {
-            // No escapes: the content as it is.
-            Some(inner) if !inner.contains('\\') => inner.into(),
-            _ => match serde_json::from_str::<String>(cell) {
-                Ok(s) => s.into(),
-                Err(e) => return Err(bad(format!("not a JSON string: {e}"))),
-            },
-        }
+        singer_protocol::json_string_content(cell)
+            .map_err(|e| bad(format!("not a JSON string: {e}")))?
     } else {
         cell.into()
     };
@@ -280,18 +273,6 @@ fn encode_cell(out: &mut String, cell: &str, plan: &ColumnPlan) -> Result<bool, 
         }
     }
     Ok(true)
-}
-
-fn push_json_string(out: &mut String, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        // Nothing to escape.
-        out.push('"');
-        out.push_str(text);
-        out.push('"');
-    } else {
-        // Serializing a str into a String cannot fail.
-        out.push_str(&Value::String(text.to_owned()).to_string());
-    }
 }
 
 /// `YYYY-MM-DD` (chrono's `%Y-%m-%d` for the years 1 to 9999 the

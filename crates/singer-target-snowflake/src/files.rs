@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use flate2::write::GzEncoder;
 use serde_json::{Map, Value};
 use singer_protocol::RetryPolicy;
-use singer_target::Batch;
+use singer_target::{Batch, safe_name};
 use snowflake_stage::{
     FileMeta, Login, PutResponse, RestSession, SessionConfig, Uploader, digest, encrypt,
     upload_request,
@@ -142,27 +142,6 @@ impl std::fmt::Debug for FileStager {
     }
 }
 
-/// Letters, digits, `_` and `-` only: stage paths need no quoting or
-/// escaping anywhere (S3 keys, COPY's `FILES`, `REMOVE`).
-pub(crate) fn path_safe(text: &str) -> String {
-    let safe: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(64)
-        .collect();
-    if safe.is_empty() {
-        "_".to_owned()
-    } else {
-        safe
-    }
-}
-
 impl FileStager {
     pub(crate) fn new(config: &SnowflakeConfig, options: EncodeOptions) -> Result<Self> {
         let login = match config.credentials()? {
@@ -272,20 +251,14 @@ impl FileStager {
     }
 
     /// The directory every run's files of table `schema.table` (in this
-    /// database) go under: readable parts, and a hash of the exact names
-    /// so that no two tables share it (`path_safe` maps `a b` and `a_b`
-    /// alike).
+    /// database) go under: one safe component per name
+    /// ([`singer_target::safe_name`]), so no two tables share it.
     pub(crate) fn table_dir(&self, schema: &str, table: &str) -> String {
-        let exact = format!("{}\0{schema}\0{table}", self.database);
-        // FNV-1a, 64 bits: stable across runs and builds.
-        let hash = exact.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
         format!(
-            "singer-rs/{}/{}/{}-{hash:016x}/",
-            path_safe(&self.database),
-            path_safe(schema),
-            path_safe(table)
+            "singer-rs/{}/{}/{}/",
+            safe_name(&self.database),
+            safe_name(schema),
+            safe_name(table)
         )
     }
 
@@ -299,30 +272,24 @@ impl FileStager {
         self.commit += 1;
     }
 
-    /// Whether the stage still needs a `CREATE STAGE IF NOT EXISTS` in
-    /// this run (never for a configured one).
-    pub(crate) fn needs_creating(&self, stage: &str) -> bool {
-        self.stage.is_none() && !self.created.contains(stage)
+    /// What a table still needs before its first file in this run:
+    /// `(create the stage, remove earlier runs' files)`. The stage is
+    /// created only when it is the default one.
+    pub(crate) fn setup_needed(&self, stage: &str, table_dir: &str) -> (bool, bool) {
+        (
+            self.stage.is_none() && !self.created.contains(stage),
+            !self.cleaned.contains(&format!("{stage}/{table_dir}")),
+        )
     }
 
-    /// The stage was created (or found).
-    pub(crate) fn created(&mut self, stage: &str) {
+    /// The stage exists and the table's earlier files were removed (or
+    /// tried to be).
+    pub(crate) fn set_up(&mut self, stage: &str, table_dir: &str) {
         self.created.insert(stage.to_owned());
-    }
-
-    /// Whether the table's files of earlier runs still need removing in
-    /// this run (once, before its first file).
-    pub(crate) fn needs_cleaning(&self, stage: &str, table_dir: &str) -> bool {
-        !self.cleaned.contains(&format!("{stage}/{table_dir}"))
-    }
-
-    /// The table's files of earlier runs were removed (or tried to be).
-    pub(crate) fn cleaned(&mut self, stage: &str, table_dir: &str) {
         self.cleaned.insert(format!("{stage}/{table_dir}"));
     }
 
-    /// Encodes `batch` into files, queues them and uploads when the queue
-    /// holds `upload_parallelism` files.
+    /// Encodes `batch` into files and hands them to the upload thread.
     pub(crate) fn stage(
         &mut self,
         stage: &str,
@@ -350,12 +317,11 @@ impl FileStager {
         // faults.
         let mut text = std::mem::take(&mut self.text);
         text.clear();
-        let mut row = String::new();
         let mut rows_in_file = 0_u64;
-        for (index, batch_row) in batch.rows().enumerate() {
-            row.clear();
+        let mut rows = batch.rows().enumerate().peekable();
+        while let Some((index, batch_row)) = rows.next() {
             encode_row(
-                &mut row,
+                &mut text,
                 request.stream,
                 &batch_row,
                 index + 1,
@@ -366,18 +332,17 @@ impl FileStager {
             // `{...}` -> `{...,"cK":"<constant>","r":N}`: the batch's
             // constant columns (its table version) and the row's sequence
             // number.
-            row.pop();
-            if row.len() > 1 {
-                row.push(',');
+            text.pop();
+            if !text.ends_with('{') {
+                text.push(',');
             }
-            row.push_str(&constants);
+            text.push_str(&constants);
             let number = request.base + u64::try_from(index).unwrap_or(u64::MAX);
-            row.push_str("\"r\":");
-            row.push_str(itoa::Buffer::new().format(number));
-            row.push_str("}\n");
-            text.push_str(&row);
+            text.push_str("\"r\":");
+            text.push_str(itoa::Buffer::new().format(number));
+            text.push_str("}\n");
             rows_in_file += 1;
-            if text.len() >= FILE_MAX_BYTES {
+            if text.len() >= FILE_MAX_BYTES || rows.peek().is_none() {
                 out.files.push(self.queue_file(
                     stage,
                     table_dir,
@@ -388,15 +353,6 @@ impl FileStager {
                 text.clear();
                 rows_in_file = 0;
             }
-        }
-        if rows_in_file > 0 {
-            out.files.push(self.queue_file(
-                stage,
-                table_dir,
-                request.stream,
-                &text,
-                rows_in_file,
-            )?);
         }
         self.text = text;
         out.rows = out.files.iter().map(|f| f.rows).sum();
@@ -428,7 +384,7 @@ impl FileStager {
         let file = StagedFile {
             stage: stage.to_owned(),
             dir: self.commit_dir(table_dir),
-            name: format!("{}-{}.json.gz", self.counter, path_safe(stream)),
+            name: format!("{}-{}.json.gz", self.counter, safe_name(stream)),
             rows,
         };
         self.submit(Queued {
@@ -558,8 +514,8 @@ impl Uploads {
                 let sum = digest(&queued.gz);
                 let (body, encrypted) = match &put.encryption_material {
                     Some(material) => {
-                        let encrypted = encrypt(&queued.gz, material).map_err(stage_error)?;
-                        (encrypted.data.clone(), Some(encrypted))
+                        let mut encrypted = encrypt(&queued.gz, material).map_err(stage_error)?;
+                        (std::mem::take(&mut encrypted.data), Some(encrypted))
                     }
                     None => (queued.gz.clone(), None),
                 };
@@ -695,12 +651,5 @@ mod tests {
             stager("DB1").table_dir("RAW", "order items"),
             "stable across runs"
         );
-    }
-
-    #[test]
-    fn stage_paths_are_plain() {
-        assert_eq!(path_safe("public-issues"), "public-issues");
-        assert_eq!(path_safe("a b/é.c"), "a_b___c");
-        assert_eq!(path_safe(""), "_");
     }
 }

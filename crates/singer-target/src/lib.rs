@@ -100,6 +100,7 @@ mod driver;
 mod error;
 mod loader;
 mod metadata;
+mod naming;
 mod signal;
 mod stream;
 
@@ -108,5 +109,6 @@ pub use driver::{Driver, Summary};
 pub use error::{BoxError, Error, Result};
 pub use loader::{Batch, Loader, LoaderError, Row, StreamSchema};
 pub use metadata::MetadataColumn;
+pub use naming::safe_name;
 pub use signal::register_signals;
 pub use singer_protocol::{RetryPolicy, Retryable};

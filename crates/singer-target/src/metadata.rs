@@ -92,16 +92,7 @@ pub(crate) fn fill(
         MetadataColumn::ExtractedAt => match record.time_extracted {
             Some(time) => {
                 let begin = row.text_mut().len();
-                if time.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-                    // Nothing to escape: the JSON string is the text quoted.
-                    let text = row.text_mut();
-                    text.push('"');
-                    text.push_str(time);
-                    text.push('"');
-                } else {
-                    let text = Value::String(time.to_owned()).to_string();
-                    row.text_mut().push_str(&text);
-                }
+                singer_protocol::push_json_string(row.text_mut(), time);
                 row.set_range(index, begin);
             }
             None => row.set(index, "null"),

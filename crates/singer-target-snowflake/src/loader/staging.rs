@@ -87,8 +87,7 @@ impl SnowflakeLoader {
         };
         let place = files.stage_for(&table.schema);
         let table_dir = files.table_dir(&table.schema, &table.table);
-        let create = files.needs_creating(&place);
-        let clean = files.needs_cleaning(&place, &table_dir);
+        let (create, clean) = files.setup_needed(&place, &table_dir);
         if create {
             // DDL between commits: no transaction is open.
             self.connection.use_schema(&table.schema)?;
@@ -100,8 +99,7 @@ impl SnowflakeLoader {
             )?;
         }
         if let Some(files) = &mut self.files {
-            files.created(&place);
-            files.cleaned(&place, &table_dir);
+            files.set_up(&place, &table_dir);
         }
         if clean {
             let leftovers = format!("REMOVE @{place}/{table_dir}");
