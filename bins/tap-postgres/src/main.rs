@@ -55,6 +55,8 @@ Manifest mode (GitLab postgres_pipeline manifests, unchanged):
                          `YYYY-MM-DD[ HH:MM:SS]` in UTC.
   --stream-naming N      upstream (UPPER(import_db_export_table), default), export-table or key.
   --step N               Ids per key range (default 5000000).
+  --parallel N           N connections read full copies and backfills in key ranges inside one
+                         shared snapshot (the `parallelism` setting; also in catalog mode).
   --max-replica-lag-hours N  Fail early when the source's last replayed transaction is older than N hours.
   --cap-end-at-replay    Cap incremental END at the replica's pg_last_xact_replay_timestamp().
   --internal-projects FILE, --internal-namespaces FILE
@@ -77,6 +79,7 @@ struct ManifestArgs {
     execution_date: Option<String>,
     stream_naming: Option<String>,
     step: Option<String>,
+    parallel: Option<String>,
     max_replica_lag_hours: Option<String>,
     cap_end_at_replay: bool,
     internal_projects: Option<PathBuf>,
@@ -107,6 +110,7 @@ impl ManifestArgs {
             "execution-date" => self.execution_date = Some(text(parser)?),
             "stream-naming" => self.stream_naming = Some(text(parser)?),
             "step" => self.step = Some(text(parser)?),
+            "parallel" => self.parallel = Some(text(parser)?),
             "max-replica-lag-hours" => self.max_replica_lag_hours = Some(text(parser)?),
             "cap-end-at-replay" => self.cap_end_at_replay = true,
             "internal-projects" => {
@@ -118,6 +122,20 @@ impl ManifestArgs {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+}
+
+impl ManifestArgs {
+    /// `--parallel N` (either mode) over the `parallelism` setting.
+    fn apply_parallel(&self, options: &mut SyncOptions) -> singer_protocol::Result<()> {
+        if let Some(text) = &self.parallel {
+            options.parallelism = text.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                usage(format!(
+                    "--parallel: {text:?} is not a positive whole number"
+                ))
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -206,6 +224,7 @@ fn run(
     };
     let mut options = SyncOptions::from_config(&config)?;
     options.progress = progress.cloned();
+    manifest_args.apply_parallel(&mut options)?;
     let summaries = sync(&connector, &catalog, state, &options, out)?;
     let records: u64 = summaries.iter().map(|s| s.records).sum();
     info!(streams = summaries.len(), records, "Sync done.");
@@ -277,6 +296,7 @@ fn run_manifest(
     options.tables.clone_from(&margs.tables);
     options.sync = SyncOptions::from_config(&config)?;
     options.sync.progress = progress.cloned();
+    margs.apply_parallel(&mut options.sync)?;
     options.apply_env(env).map_err(|e| usage(chain(&e)))?;
     if let Some(text) = &margs.execution_date {
         options.execution_date =

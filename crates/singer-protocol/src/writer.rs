@@ -95,6 +95,19 @@ impl<W: Write> Writer<W> {
         self.inner.write_all(b"}\n")
     }
 
+    /// Writes complete message lines that another [`Writer`] rendered (each
+    /// ending in a newline), as they are: how one writer that owns stdout
+    /// passes on what several producers (a parallel tap's workers) rendered
+    /// into their own buffers.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error of the underlying writer.
+    pub fn write_lines(&mut self, lines: &[u8]) -> io::Result<()> {
+        debug_assert!(lines.is_empty() || lines.ends_with(b"\n"));
+        self.inner.write_all(lines)
+    }
+
     /// Writes a bare state value and a newline, then flushes: what a target
     /// emits on stdout (not a wrapped `STATE` message).
     ///
@@ -140,6 +153,12 @@ impl<W: Write> Writer<W> {
     /// The underlying writer.
     pub fn get_ref(&self) -> &W {
         &self.inner
+    }
+
+    /// The underlying writer, mutably (a producer taking the lines rendered
+    /// into its buffer).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
     }
 
     /// Unwraps the writer (without flushing).

@@ -140,6 +140,23 @@ singer_protocol::settings! {
              and the Meltano SDK log them), so a long read shows progress; at least 1."
         )
         .default_value("60"),
+        parallelism: u32 = Integer(
+            "PostgreSQL connections reading at once: selected streams sync concurrently, and FULL_TABLE \
+             streams (manifest mode: full copies and backfills) of at least parallel_min_rows rows are \
+             split into key or block ranges read inside one shared snapshot (plus one idle connection \
+             holding that snapshot). 1: one stream after the other. Manifest mode: --parallel N."
+        )
+        .default_value("1"),
+        parallel_min_rows: u64 = Integer(
+            "FULL_TABLE streams whose row estimate (pg_class.reltuples) is below this are read whole, \
+             not split; a table never analysed is split."
+        )
+        .default_value("100000"),
+        max_rows_per_statement: Option<u64> = Integer(
+            "Split FULL_TABLE copies into ranges of about this many rows (estimated), read in one \
+             shared snapshot, so that no statement runs for hours (statement_timeout, a replica's \
+             recovery conflicts); also with parallelism 1."
+        ),
         internal_projects_file: Option<PathBuf> = String(
             "Manifest mode: CSV file (project_path,project_id) behind {INTERNAL_PROJECT_IDS}, \
              {INTERNAL_PROJECT_PATHS} and {INTERNAL_PATHS}."

@@ -143,6 +143,24 @@ pub enum Error {
         "replica freshness unknown: the server is a standby and pg_last_xact_replay_timestamp() is NULL (nothing replayed yet)"
     )]
     ReplicaNotReplayed,
+    /// A parallel worker stopped because the run is ending (another worker
+    /// failed, or the output closed); the run reports that first cause.
+    #[error("stopped because the run is ending")]
+    Cancelled,
+    /// A parallel worker thread panicked (a bug; the run stops, and the
+    /// last STATE written covers only what was written before it).
+    #[error("a parallel worker stopped unexpectedly")]
+    WorkerPanicked,
+    /// The snapshot a parallel copy shares could not be exported or
+    /// imported.
+    #[error("sharing a snapshot between parallel readers: {action}")]
+    Snapshot {
+        /// What failed.
+        action: &'static str,
+        /// The server's error.
+        #[source]
+        source: postgres::Error,
+    },
     /// Writing messages failed (a closed pipe is a `BrokenPipe` here).
     #[error("writing output")]
     Output {

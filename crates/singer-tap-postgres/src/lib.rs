@@ -32,6 +32,7 @@ mod discovery;
 mod error;
 mod ident;
 pub mod manifest;
+mod parallel;
 mod session;
 mod stream;
 mod sync;
@@ -86,6 +87,9 @@ impl SyncOptions {
                 config.metrics_interval_seconds.max(1),
             ),
             progress: None,
+            parallelism: usize::try_from(config.parallelism.max(1)).unwrap_or(1),
+            parallel_min_rows: config.parallel_min_rows,
+            max_rows_per_statement: config.max_rows_per_statement.filter(|n| *n > 0),
         })
     }
 }

@@ -65,6 +65,11 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// How it connects (for a parallel run's other connections).
+    pub(crate) fn connector(&self) -> &'a Connector {
+        self.connector
+    }
+
     /// The current connection.
     pub(crate) fn client(&mut self) -> &mut Client {
         &mut self.client

@@ -259,6 +259,12 @@ pub(crate) fn finish_stream<W: Write>(
 ) -> Result<f64> {
     write_state(out, state)?;
     counter.finish();
+    warn_special_values(stats, subject);
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Logs the special values a stream's (or table's) read met, by kind.
+pub(crate) fn warn_special_values(stats: &EncodeStats, subject: Subject<'_>) {
     for (kind, count) in stats.iter() {
         let kind = kind.as_str();
         match subject {
@@ -270,7 +276,6 @@ pub(crate) fn finish_stream<W: Write>(
             }
         }
     }
-    Ok(started.elapsed().as_secs_f64())
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ const MAX_ID: &str = "max_id";
 const COLUMNS: &str = "columns";
 /// `[a, b]`, the last key range an unfinished copy finished.
 const LAST_FINISHED_RANGE: &str = "last_finished_range";
+/// A parallel copy's unfinished key ranges, `[[from, to], …]`.
+const PENDING_RANGES: &str = "pending_ranges";
 /// Which copy (`"full"`, `"backfill"`) is unfinished.
 const IN_PROGRESS: &str = "in_progress";
 /// The `_uploaded_at` of an unfinished copy.
@@ -73,6 +75,9 @@ pub(crate) struct ManifestBookmark {
     pub(crate) run_uploaded_at: Option<Number>,
     /// The bookmark's table version.
     pub(crate) version: Option<u64>,
+    /// A parallel copy's unfinished key ranges `(from, to)`, inclusive,
+    /// `from` past the last key written.
+    pub(crate) pending_ranges: Option<Vec<(i64, i64)>>,
 }
 
 impl ManifestBookmark {
@@ -101,6 +106,12 @@ impl ManifestBookmark {
                 _ => None,
             },
             version: bookmark.version,
+            pending_ranges: extra.get(PENDING_RANGES).and_then(|v| {
+                v.as_array()?
+                    .iter()
+                    .map(|pair| Some((pair.get(0)?.as_i64()?, pair.get(1)?.as_i64()?)))
+                    .collect()
+            }),
         }
     }
 
@@ -153,6 +164,7 @@ impl ManifestBookmark {
     ) {
         if !resume {
             bookmark.extra.shift_remove(LAST_FINISHED_RANGE);
+            bookmark.extra.shift_remove(PENDING_RANGES);
         }
         bookmark
             .extra
@@ -170,9 +182,25 @@ impl ManifestBookmark {
             .insert(LAST_FINISHED_RANGE.to_owned(), json!([lo, hi]));
     }
 
+    /// Records the unfinished key ranges of a parallel copy.
+    pub(crate) fn set_pending_ranges<'r>(
+        bookmark: &mut Bookmark,
+        ranges: impl Iterator<Item = &'r (i64, i64)>,
+    ) {
+        let ranges: Vec<Value> = ranges.map(|(from, to)| json!([from, to])).collect();
+        bookmark
+            .extra
+            .insert(PENDING_RANGES.to_owned(), Value::Array(ranges));
+    }
+
     /// Forgets the unfinished copy (it finished).
     pub(crate) fn finish_copy(bookmark: &mut Bookmark) {
-        for key in [IN_PROGRESS, LAST_FINISHED_RANGE, RUN_UPLOADED_AT] {
+        for key in [
+            IN_PROGRESS,
+            LAST_FINISHED_RANGE,
+            PENDING_RANGES,
+            RUN_UPLOADED_AT,
+        ] {
             bookmark.extra.shift_remove(key);
         }
     }

@@ -25,6 +25,7 @@
 //!   conflict) reconnects and resumes the stream from the last row emitted,
 //!   up to `max_retries` times.
 
+mod parallel;
 mod plan;
 mod read;
 
@@ -74,6 +75,17 @@ pub struct SyncOptions {
     /// Live progress (records per stream, of the table's row estimate for
     /// FULL_TABLE), a few times a second; `None`: none.
     pub progress: Option<singer_protocol::Progress>,
+    /// Connections reading at once (streams concurrently, big FULL_TABLE
+    /// copies in ranges inside one shared snapshot); 1: one stream after
+    /// the other, each in one statement.
+    pub parallelism: usize,
+    /// FULL_TABLE streams whose row estimate is below this are read whole,
+    /// not split into ranges.
+    pub parallel_min_rows: u64,
+    /// When set, a FULL_TABLE copy is split into ranges of about this many
+    /// rows (estimated), so that no statement reads more (also with
+    /// `parallelism` 1).
+    pub max_rows_per_statement: Option<u64>,
 }
 
 impl Default for SyncOptions {
@@ -86,6 +98,9 @@ impl Default for SyncOptions {
             policy: ValuePolicy::default(),
             metrics_interval: Duration::from_secs(60),
             progress: None,
+            parallelism: 1,
+            parallel_min_rows: 100_000,
+            max_rows_per_statement: None,
         }
     }
 }
@@ -152,9 +167,21 @@ pub fn sync<W: Write>(
     };
     let tables = discover(session.client(), &filter, options.policy)
         .map_err(|source| Error::Discovery { source })?;
+    let plans = selected
+        .into_iter()
+        .map(|entry| StreamPlan::new(entry, &tables, options))
+        .collect::<Result<Vec<_>>>()?;
+    let resuming_split = plans.iter().any(|plan| {
+        state
+            .bookmark(&plan.tap_stream_id)
+            .is_some_and(|b| b.extra.contains_key(parallel::PENDING_RANGES))
+    });
+    if options.parallelism > 1 || options.max_rows_per_statement.is_some() || resuming_split {
+        drop(session);
+        return parallel::sync_parallel(connector, &plans, &mut state, options, out);
+    }
     let mut summaries = Vec::new();
-    for entry in selected {
-        let plan = StreamPlan::new(entry, &tables, options)?;
+    for plan in &plans {
         let summary = plan.run(&mut session, &mut state, options, out)?;
         summaries.push(summary);
     }

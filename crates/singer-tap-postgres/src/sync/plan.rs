@@ -6,7 +6,7 @@ use singer_protocol::{CatalogEntry, ReplicationMethod, SchemaMessage};
 use tracing::warn;
 
 use super::{SyncOptions, table_ref};
-use crate::discovery::TableInfo;
+use crate::discovery::{TableInfo, TableKind};
 use crate::error::{Error, Result};
 use crate::ident::quote_ident;
 use crate::stream::PlanColumn;
@@ -25,6 +25,9 @@ pub(super) struct StreamPlan {
     pub(super) primary_key: Vec<usize>,
     /// The planner's row estimate, for progress (FULL_TABLE only).
     pub(super) row_estimate: Option<u64>,
+    /// Whether the relation has heap blocks to split by `ctid` (a table or
+    /// a materialized view, not a view or a partitioned parent).
+    pub(super) has_blocks: bool,
 }
 
 impl StreamPlan {
@@ -126,6 +129,7 @@ impl StreamPlan {
             row_estimate: (method == ReplicationMethod::FullTable)
                 .then_some(info.row_estimate)
                 .flatten(),
+            has_blocks: matches!(info.kind, TableKind::Table | TableKind::MaterializedView),
         })
     }
 
@@ -146,6 +150,22 @@ impl StreamPlan {
                 .replication_key
                 .and_then(|i| self.columns.get(i))
                 .map(|c| vec![c.name.clone()]),
+        }
+    }
+
+    /// The index of the primary key when it is one integer column: a key
+    /// that splits into ranges.
+    pub(super) fn integer_key(&self) -> Option<usize> {
+        match self.primary_key.as_slice() {
+            [only]
+                if self
+                    .columns
+                    .get(*only)
+                    .is_some_and(|c| c.codec.is_integer()) =>
+            {
+                Some(*only)
+            }
+            _ => None,
         }
     }
 

@@ -25,18 +25,53 @@ use crate::types::EncodeStats;
 
 /// Where a stream's read has got to (in memory; the last STATE holds the
 /// durable copy).
-#[derive(Default)]
-struct Position {
+#[derive(Default, Clone)]
+pub(super) struct Position {
     /// Rendered JSON of the last row's key columns (replication key, or the
     /// primary key columns in order).
-    last_key: Vec<Vec<u8>>,
-    records: u64,
-    since_state: u64,
+    pub(super) last_key: Vec<Vec<u8>>,
+    pub(super) records: u64,
+    pub(super) since_state: u64,
+}
+
+/// Which rows of the table one read covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slice {
+    /// The whole table (ordered by the position columns, resumable).
+    All,
+    /// Rows whose (single, integer) primary key is in `lo..=hi`, in key
+    /// order, resumable.
+    Keys {
+        /// The smallest key.
+        lo: i64,
+        /// The largest key.
+        hi: i64,
+    },
+    /// Rows stored in heap blocks `from..to` (`to` open-ended when `None`),
+    /// unordered, not resumable within the range.
+    Blocks {
+        /// The first block.
+        from: u64,
+        /// The block after the last, if bounded.
+        to: Option<u64>,
+    },
 }
 
 /// The bookmark key of the last primary key emitted by an unfinished
 /// FULL_TABLE sync (pipelinewise's name).
-const LAST_PK_FETCHED: &str = "last_pk_fetched";
+pub(super) const LAST_PK_FETCHED: &str = "last_pk_fetched";
+
+/// What a read calls after each record: the position, the output, and
+/// whether a checkpoint is due.
+pub(super) type AfterRow<'a, W> = dyn FnMut(&Position, &mut Writer<W>, bool) -> Result<()> + 'a;
+
+/// What one read is: the table version its records carry, the rows it
+/// covers and the snapshot it reads in (its own when `None`).
+pub(super) struct ReadSpec<'a> {
+    pub(super) version: Option<u64>,
+    pub(super) slice: Slice,
+    pub(super) snapshot: Option<&'a str>,
+}
 
 impl StreamPlan {
     pub(super) fn run<W: Write>(
@@ -122,14 +157,26 @@ impl StreamPlan {
                 first_attempt = false;
                 self.read(
                     client,
-                    state,
                     &mut position,
-                    version,
+                    &ReadSpec {
+                        version,
+                        slice: Slice::All,
+                        snapshot: None,
+                    },
                     options,
                     &mut stats,
                     &counter,
                     out,
-                )
+                    &mut |position, out, due| {
+                        if due {
+                            self.checkpoint(state, position);
+                            write_state(out, state)?;
+                        }
+                        Ok(())
+                    },
+                )?;
+                self.checkpoint(state, &position);
+                Ok(())
             },
         )?;
         let retries = budget.retries;
@@ -167,8 +214,9 @@ impl StreamPlan {
         })
     }
 
-    /// The SELECT for the current position and its text parameters.
-    fn query(&self, position: &Position) -> (String, Vec<String>) {
+    /// The SELECT for the current position within `slice`, and its text
+    /// parameters.
+    pub(super) fn query(&self, position: &Position, slice: Slice) -> (String, Vec<String>) {
         let select: Vec<String> = self
             .columns
             .iter()
@@ -176,11 +224,12 @@ impl StreamPlan {
             .collect();
         let mut sql = format!("SELECT {} FROM {}", select.join(", "), self.qualified_table);
         let key_columns: Vec<&PlanColumn> = self
-            .position_columns()
+            .slice_position_columns(slice)
             .iter()
             .filter_map(|&i| self.columns.get(i))
             .collect();
         let names: Vec<String> = key_columns.iter().map(|c| quote_ident(&c.name)).collect();
+        let mut conditions = Vec::new();
         let mut params = Vec::new();
         if !position.last_key.is_empty() && position.last_key.len() == key_columns.len() {
             let placeholders: Vec<String> = key_columns
@@ -193,8 +242,8 @@ impl StreamPlan {
             } else {
                 ">"
             };
-            sql.push_str(&format!(
-                " WHERE ({}) {op} ({})",
+            conditions.push(format!(
+                "({}) {op} ({})",
                 names.join(", "),
                 placeholders.join(", ")
             ));
@@ -204,7 +253,26 @@ impl StreamPlan {
                 .map(|raw| json_to_text(raw))
                 .collect();
         } else if self.method == ReplicationMethod::Incremental {
-            sql.push_str(&format!(" WHERE {} IS NOT NULL", names.join(", ")));
+            conditions.push(format!("{} IS NOT NULL", names.join(", ")));
+        }
+        match slice {
+            Slice::All => {}
+            Slice::Keys { lo, hi } => {
+                // The bounds are numbers this process computed, not input.
+                if let Some(key) = names.first() {
+                    conditions.push(format!("{key} BETWEEN {lo} AND {hi}"));
+                }
+            }
+            Slice::Blocks { from, to } => {
+                conditions.push(format!("ctid >= '({from},0)'::tid"));
+                if let Some(to) = to {
+                    conditions.push(format!("ctid < '({to},0)'::tid"));
+                }
+            }
+        }
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
         }
         if !names.is_empty() {
             sql.push_str(&format!(" ORDER BY {}", names.join(", ")));
@@ -212,29 +280,41 @@ impl StreamPlan {
         (sql, params)
     }
 
+    /// The position columns of a read of `slice`: none for block ranges
+    /// (read unordered, not resumable).
+    pub(super) fn slice_position_columns(&self, slice: Slice) -> Vec<usize> {
+        match slice {
+            Slice::Blocks { .. } => Vec::new(),
+            Slice::All | Slice::Keys { .. } => self.position_columns(),
+        }
+    }
+
+    /// Reads `spec.slice` from `position` on, rendering RECORD lines into
+    /// `out`. After each record, `after_row` gets the position and whether
+    /// a checkpoint is due (every `state_interval` records).
     #[allow(
         clippy::too_many_arguments,
-        reason = "one call site; a struct would only rename them"
+        reason = "two call sites; a struct would only rename them"
     )]
-    fn read<W: Write>(
+    pub(super) fn read<W: Write>(
         &self,
         client: &mut Client,
-        state: &mut State,
         position: &mut Position,
-        version: Option<u64>,
+        spec: &ReadSpec<'_>,
         options: &SyncOptions,
         stats: &mut EncodeStats,
         counter: &RecordCounter,
         out: &mut Writer<W>,
+        after_row: &mut AfterRow<'_, W>,
     ) -> Result<()> {
         let query_error = |action, source| Error::Query {
             stream: Some(self.tap_stream_id.clone()),
             action,
             source,
         };
-        let (sql, params) = self.query(position);
+        let (sql, params) = self.query(position, spec.slice);
         tracing::debug!(stream = %self.tap_stream_id, sql = %sql, "Reading.");
-        let mut tx = crate::session::begin_snapshot(client)
+        let mut tx = crate::parallel::begin_read(client, spec.snapshot)
             .map_err(|e| query_error("starting a read-only transaction", e))?;
         let param_refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
             .iter()
@@ -243,14 +323,14 @@ impl StreamPlan {
         let mut rows = tx
             .query_raw(sql.as_str(), param_refs.iter().copied())
             .map_err(|e| query_error("starting the table read", e))?;
-        let key_columns = self.position_columns();
+        let key_columns = self.slice_position_columns(spec.slice);
         let layout = RecordLayout {
             tap_stream_id: &self.tap_stream_id,
             stream: &self.stream,
             columns: &self.columns,
             key_columns: &key_columns,
             suffix: b"",
-            version,
+            version: spec.version,
             counter,
         };
         stream_records(&mut rows, &layout, stats, out, |record, key_ranges, out| {
@@ -261,24 +341,22 @@ impl StreamPlan {
             }
             position.records += 1;
             position.since_state += 1;
-            if position.since_state >= options.state_interval {
-                self.checkpoint(state, position)?;
-                write_state(out, state)?;
+            let due = position.since_state >= options.state_interval;
+            if due {
                 position.since_state = 0;
             }
-            Ok(())
+            after_row(position, out, due)
         })?;
         drop(rows);
         tx.commit()
             .map_err(|e| query_error("ending the read-only transaction", e))?;
-        self.checkpoint(state, position)?;
         Ok(())
     }
 
     /// Writes the position into the stream's bookmark.
-    fn checkpoint(&self, state: &mut State, position: &Position) -> Result<()> {
+    pub(super) fn checkpoint(&self, state: &mut State, position: &Position) {
         if position.last_key.is_empty() {
-            return Ok(());
+            return;
         }
         let values: Vec<Value> = position
             .last_key
@@ -309,7 +387,6 @@ impl StreamPlan {
                     .insert(LAST_PK_FETCHED.to_owned(), Value::Object(last));
             }
         }
-        Ok(())
     }
 }
 

@@ -174,6 +174,13 @@ impl Codec {
         &self.sql_datatype
     }
 
+    /// Whether the column is a (non-array) `smallint`, `integer` or
+    /// `bigint`: a key that can be split into ranges of numbers.
+    #[must_use]
+    pub fn is_integer(&self) -> bool {
+        !self.array && matches!(self.scalar, Scalar::Int2 | Scalar::Int4 | Scalar::Int8)
+    }
+
     /// Whether the column is an array.
     #[cfg(test)]
     #[must_use]

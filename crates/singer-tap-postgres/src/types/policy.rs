@@ -175,6 +175,13 @@ impl EncodeStats {
             .filter(|(_, n)| *n > 0)
     }
 
+    /// Adds the counts of `other` (a parallel read's parts).
+    pub fn merge(&mut self, other: &Self) {
+        for (n, m) in self.counts.iter_mut().zip(other.counts) {
+            *n = n.saturating_add(m);
+        }
+    }
+
     /// Counts one value of `kind`.
     pub fn record(&mut self, kind: SpecialValue) {
         if let Some(n) = self.counts.get_mut(kind.index()) {

@@ -9,5 +9,6 @@
 )]
 
 mod manifest;
+mod parallel;
 mod sync;
 mod tls;

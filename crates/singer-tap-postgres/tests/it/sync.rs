@@ -12,13 +12,13 @@ use singer_state::State;
 use singer_tap_postgres::{Connector, SyncOptions, TapConfig, discover_catalog, sync};
 
 /// A fresh database with a connector and a direct client.
-struct Db {
-    connector: Connector,
-    config: TapConfig,
-    client: Client,
+pub(crate) struct Db {
+    pub(crate) connector: Connector,
+    pub(crate) config: TapConfig,
+    pub(crate) client: Client,
 }
 
-fn db(prefix: &str) -> Db {
+pub(crate) fn db(prefix: &str) -> Db {
     let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
     let name = cluster.create_database(prefix).expect("database");
     let config: TapConfig = serde_json::from_value(json!({
@@ -84,7 +84,7 @@ fn run(db: &Db, catalog: &Catalog, state: State, options: &SyncOptions) -> Vec<M
     decode(&out.into_inner())
 }
 
-fn decode(bytes: &[u8]) -> Vec<Message> {
+pub(crate) fn decode(bytes: &[u8]) -> Vec<Message> {
     Reader::new(bytes)
         .map(|m| m.expect("valid Singer output").message)
         .collect()
@@ -100,7 +100,7 @@ fn records(messages: &[Message]) -> Vec<serde_json::Map<String, Value>> {
         .collect()
 }
 
-fn states(messages: &[Message]) -> Vec<Value> {
+pub(crate) fn states(messages: &[Message]) -> Vec<Value> {
     messages
         .iter()
         .filter_map(|m| match m {

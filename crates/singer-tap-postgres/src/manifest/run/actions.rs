@@ -82,8 +82,16 @@ impl Run<'_> {
         if backfill {
             bookmark.version = version;
         }
-        write_state(out, state)?;
-        let span = self.copy(load, after, version, Progress::Range, state, out)?;
+        let pending = load.bookmark.pending_ranges.clone().filter(|_| resume);
+        let span = if load.described.ranged
+            && (pending.is_some() || (self.options.sync.parallelism > 1 && !resume))
+        {
+            // Parallel readers in one snapshot (or the rest of such a copy).
+            self.copy_parallel(load, pending, version, state, out)?
+        } else {
+            write_state(out, state)?;
+            self.copy(load, after, version, Progress::Range, state, out)?
+        };
         let bookmark = state.bookmark_mut(&load.plan.stream);
         ManifestBookmark::finish_copy(bookmark);
         ManifestBookmark::set_columns(bookmark, &load.names);

@@ -3,20 +3,28 @@
 //! read-only REPEATABLE READ transaction that resumes after the last key
 //! emitted when a transient failure reconnects.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
+use std::sync::Mutex;
 
 use postgres::types::ToSql;
 use singer_protocol::Writer;
 use singer_state::State;
-use tracing::debug;
+use tracing::{debug, info};
 
+use super::describe::Described;
 use super::{Run, TableLoad};
+use crate::connect::Connector;
 use crate::error::{Error, Result};
 use crate::ident::quote_ident;
 use crate::manifest::bookmark::ManifestBookmark;
+use crate::manifest::plan::TablePlan;
 use crate::manifest::template;
-use crate::session::Subject;
-use crate::stream::{RecordLayout, stream_records, write_state};
+use crate::parallel::{Channel, Event, Outlet, SharedSnapshot, begin_read, pieces_for, split_keys};
+use crate::session::{RetryBudget, Session, Subject};
+use crate::stream::{RecordCounter, RecordLayout, stream_records, write_state};
+use crate::sync::SyncOptions;
+use crate::types::EncodeStats;
 
 /// What the STATE after each range records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +149,312 @@ impl Run<'_> {
         version: Option<u64>,
         out: &mut Writer<W>,
     ) -> Result<Span> {
-        let described = &load.described;
-        let plan = load.plan;
+        let source = Source {
+            described: &load.described,
+            plan: load.plan,
+            suffix: &load.suffix,
+        };
+        let mut reader = RangeReader {
+            counter: &load.counter,
+            stats: &mut load.stats,
+            budget: &mut load.budget,
+        };
+        reader.read(
+            &mut self.session,
+            &source,
+            (lo, hi),
+            version,
+            None,
+            out,
+            &mut |_, _| Ok(()),
+        )
+    }
+
+    /// A full copy or backfill by key ranges read by `parallelism`
+    /// connections inside one shared snapshot: ranges of at most `step`
+    /// keys, at least four per reader; the unfinished ones (with the
+    /// position reached in each) are in every STATE as `pending_ranges`, so
+    /// an interrupted copy resumes with only those. Returns what was read.
+    pub(super) fn copy_parallel<W: Write>(
+        &mut self,
+        load: &mut TableLoad<'_, '_>,
+        resume: Option<Vec<(i64, i64)>>,
+        version: Option<u64>,
+        state: &mut State,
+        out: &mut Writer<W>,
+    ) -> Result<Span> {
+        let connector = self.session.connector();
+        let sync = &self.options.sync;
+        let mut snapshot = SharedSnapshot::export(connector)?;
+        let mut pending: BTreeMap<usize, (i64, i64)> = match resume {
+            Some(ranges) => ranges.into_iter().enumerate().collect(),
+            None => {
+                let Some((min, max)) = bounds_in(&mut snapshot, load)? else {
+                    snapshot.release();
+                    return Ok(Span::default());
+                };
+                let span = u64::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u64::MAX);
+                let pieces = pieces_for(None, sync.parallelism, None)
+                    .max(span.div_ceil(self.options.step.max(1)));
+                split_keys(min, max, pieces)
+                    .into_iter()
+                    .enumerate()
+                    .collect()
+            }
+        };
+        let stream = load.plan.stream.clone();
+        ManifestBookmark::set_pending_ranges(state.bookmark_mut(&stream), pending.values());
+        write_state(out, state)?;
+        let ranges: Vec<(i64, i64)> = pending.values().copied().collect();
+        let tasks: Vec<(usize, (i64, i64))> = pending.iter().map(|(&k, &v)| (k, v)).collect();
+        info!(table = %load.plan.spec.key, ranges = ranges.len(), readers = sync.parallelism, "Copying key ranges in parallel inside one snapshot.");
+        let queue = Mutex::new(tasks.into_iter().collect::<VecDeque<_>>());
+        let workers = sync.parallelism.clamp(1, ranges.len().max(1));
+        let channel = Channel::new(workers);
+        let source = Source {
+            described: &load.described,
+            plan: load.plan,
+            suffix: &load.suffix,
+        };
+        let snapshot_id = snapshot.id().to_owned();
+        let mut total = Span::default();
+        let mut stats = EncodeStats::default();
+        let mut retries = 0;
+        let result = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let outlet = channel.outlet();
+                    let (queue, source, snapshot_id) = (&queue, &source, snapshot_id.as_str());
+                    scope.spawn(move || {
+                        copy_worker(
+                            connector,
+                            sync,
+                            queue,
+                            source,
+                            version,
+                            snapshot_id,
+                            &outlet,
+                        );
+                    })
+                })
+                .collect();
+            let end = channel.into_writer_end();
+            let mut failure: Option<Error> = None;
+            while let Some(event) = end.next() {
+                let step = match event {
+                    Event::Lines(buffer) => {
+                        let written = if failure.is_none() {
+                            out.write_lines(&buffer)
+                                .map_err(|source| Error::Output { source })
+                        } else {
+                            Ok(())
+                        };
+                        end.recycle(buffer);
+                        written
+                    }
+                    Event::Failed(error) => Err(error),
+                    _ if failure.is_some() => Ok(()),
+                    Event::Checkpoint { task, last_key } => {
+                        let last = last_key
+                            .first()
+                            .and_then(|raw| std::str::from_utf8(raw).ok())
+                            .and_then(|text| text.parse::<i64>().ok());
+                        if let (Some(last), Some(range)) = (last, pending.get_mut(&task)) {
+                            match last.checked_add(1) {
+                                Some(next) if next <= range.1 => range.0 = next,
+                                _ => {
+                                    pending.remove(&task);
+                                }
+                            }
+                        }
+                        ManifestBookmark::set_pending_ranges(
+                            state.bookmark_mut(&stream),
+                            pending.values(),
+                        );
+                        write_state(out, state)
+                    }
+                    Event::Finished {
+                        task,
+                        records,
+                        retries: used,
+                        stats: part,
+                    } => {
+                        total.records += records;
+                        retries += used;
+                        stats.merge(&part);
+                        pending.remove(&task);
+                        ManifestBookmark::set_pending_ranges(
+                            state.bookmark_mut(&stream),
+                            pending.values(),
+                        );
+                        write_state(out, state)
+                    }
+                    Event::NewVersion { .. } => Ok(()),
+                };
+                if let Err(error) = step
+                    && failure.is_none()
+                {
+                    failure = Some(error);
+                    end.cancel();
+                }
+            }
+            let mut panicked = false;
+            for handle in handles {
+                panicked |= handle.join().is_err();
+            }
+            match failure {
+                Some(error) => Err(error),
+                None if panicked => Err(Error::WorkerPanicked),
+                None => Ok(()),
+            }
+        });
+        snapshot.release();
+        load.stats.merge(&stats);
+        load.budget.retries += retries;
+        result?;
+        total.max_pk = ranges.iter().map(|r| r.1).max();
+        Ok(total)
+    }
+}
+
+/// `(min, max)` of the query's key in the shared snapshot.
+fn bounds_in(
+    snapshot: &mut SharedSnapshot,
+    load: &TableLoad<'_, '_>,
+) -> Result<Option<(i64, i64)>> {
+    let described = &load.described;
+    let pk = described
+        .columns
+        .get(described.pk)
+        .map(|c| quote_ident(&c.name))
+        .unwrap_or_default();
+    let sql = format!(
+        "SELECT min(q.{pk})::int8, max(q.{pk})::int8 FROM (\n{}\n) q",
+        described.body
+    );
+    let error = |source| Error::Query {
+        stream: Some(load.plan.stream.clone()),
+        action: "finding the key range",
+        source,
+    };
+    let row = snapshot
+        .client()
+        .query_one(sql.as_str(), &[])
+        .map_err(error)?;
+    let min: Option<i64> = row.try_get(0).map_err(error)?;
+    let max: Option<i64> = row.try_get(1).map_err(error)?;
+    Ok(min.zip(max))
+}
+
+/// One reader of a parallel copy: takes ranges until none is left or the
+/// run stops, on its own connection.
+fn copy_worker(
+    connector: &Connector,
+    sync: &SyncOptions,
+    queue: &Mutex<VecDeque<(usize, (i64, i64))>>,
+    source: &Source<'_, '_>,
+    version: Option<u64>,
+    snapshot: &str,
+    outlet: &Outlet,
+) {
+    let mut session = match Session::connect(connector, sync.retry_policy()) {
+        Ok(session) => session,
+        Err(error) => return outlet.fail(error),
+    };
+    while !outlet.is_cancelled() {
+        let Some((task, range)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+            return;
+        };
+        let counter = RecordCounter::new(&source.plan.stream, sync.metrics_interval);
+        let mut stats = EncodeStats::default();
+        let mut budget = RetryBudget::new();
+        let mut out = outlet.writer();
+        let mut reader = RangeReader {
+            counter: &counter,
+            stats: &mut stats,
+            budget: &mut budget,
+        };
+        let state_interval = sync.state_interval.max(1);
+        let mut since = 0;
+        let result = reader
+            .read(
+                &mut session,
+                source,
+                range,
+                version,
+                Some(snapshot),
+                &mut out,
+                &mut |id, out| {
+                    since += 1;
+                    if since >= state_interval {
+                        since = 0;
+                        outlet.send_lines(out)?;
+                        outlet.send(Event::Checkpoint {
+                            task,
+                            last_key: vec![id.to_string().into_bytes()],
+                        })
+                    } else {
+                        outlet.send_full(out)
+                    }
+                },
+            )
+            .and_then(|span| {
+                outlet.send_lines(&mut out)?;
+                counter.finish();
+                outlet.send(Event::Finished {
+                    task,
+                    records: span.records,
+                    retries: budget.retries,
+                    stats,
+                })
+            });
+        match result {
+            Ok(()) => {}
+            Err(Error::Cancelled) => return,
+            Err(error) => return outlet.fail(error),
+        }
+    }
+}
+
+/// What every read of one table shares.
+pub(super) struct Source<'l, 'm> {
+    described: &'l Described,
+    plan: &'l TablePlan<'m>,
+    suffix: &'l [u8],
+}
+
+/// What a ranged read calls after each record: its key and the output.
+type AfterKey<'a, W> = dyn FnMut(i64, &mut Writer<W>) -> Result<()> + 'a;
+
+/// One reader's counters.
+struct RangeReader<'r> {
+    counter: &'r RecordCounter,
+    stats: &'r mut EncodeStats,
+    budget: &'r mut RetryBudget,
+}
+
+impl RangeReader<'_> {
+    /// Reads keys `lo..=hi` (the whole query for a non-integer key) in key
+    /// order inside one read-only REPEATABLE READ transaction (in the
+    /// shared `snapshot` when given), calling `after_row` with each row's
+    /// key; after a transient failure it reconnects and continues after the
+    /// last key emitted.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "two call sites; a struct would only rename them"
+    )]
+    fn read<W: Write>(
+        &mut self,
+        session: &mut Session<'_>,
+        source: &Source<'_, '_>,
+        (lo, hi): (i64, i64),
+        version: Option<u64>,
+        snapshot: Option<&str>,
+        out: &mut Writer<W>,
+        after_row: &mut AfterKey<'_, W>,
+    ) -> Result<Span> {
+        let described = source.described;
+        let plan = source.plan;
         let select: Vec<String> = described
             .columns
             .iter()
@@ -169,50 +481,50 @@ impl Run<'_> {
             stream: &plan.stream,
             columns: &described.columns,
             key_columns: &key_columns,
-            suffix: &load.suffix,
+            suffix: source.suffix,
             version,
-            counter: &load.counter,
+            counter: self.counter,
         };
-        let stats = &mut load.stats;
+        let stats = &mut *self.stats;
         let mut span = Span::default();
         let mut from = Some(lo);
-        self.session
-            .with_retry(Subject::Table(&plan.spec.key), &mut load.budget, |client| {
-                let Some(start) = from else {
-                    return Ok(());
-                };
-                let query_error = |action, source| Error::Query {
-                    stream: Some(plan.stream.clone()),
-                    action,
-                    source,
-                };
-                let mut tx = crate::session::begin_snapshot(client)
-                    .map_err(|e| query_error("starting a read-only transaction", e))?;
-                let mut rows = if described.ranged {
-                    tx.query_raw(sql.as_str(), [&start as &(dyn ToSql + Sync), &hi])
-                } else {
-                    tx.query_raw(sql.as_str(), std::iter::empty::<&(dyn ToSql + Sync)>())
+        session.with_retry(Subject::Table(&plan.spec.key), self.budget, |client| {
+            let Some(start) = from else {
+                return Ok(());
+            };
+            let query_error = |action, source| Error::Query {
+                stream: Some(plan.stream.clone()),
+                action,
+                source,
+            };
+            let mut tx = begin_read(client, snapshot)
+                .map_err(|e| query_error("starting a read-only transaction", e))?;
+            let mut rows = if described.ranged {
+                tx.query_raw(sql.as_str(), [&start as &(dyn ToSql + Sync), &hi])
+            } else {
+                tx.query_raw(sql.as_str(), std::iter::empty::<&(dyn ToSql + Sync)>())
+            }
+            .map_err(|e| query_error("starting the table read", e))?;
+            stream_records(&mut rows, &layout, stats, out, |record, ranges, out| {
+                span.records += 1;
+                if let Some(id) = ranges
+                    .first()
+                    .and_then(|r| record.get(r.clone()))
+                    .and_then(|raw| std::str::from_utf8(raw).ok())
+                    .and_then(|text| text.parse::<i64>().ok())
+                {
+                    span.max_pk = Some(id);
+                    from = id.checked_add(1);
+                    after_row(id, out)?;
                 }
-                .map_err(|e| query_error("starting the table read", e))?;
-                stream_records(&mut rows, &layout, stats, out, |record, ranges, _| {
-                    span.records += 1;
-                    if let Some(id) = ranges
-                        .first()
-                        .and_then(|r| record.get(r.clone()))
-                        .and_then(|raw| std::str::from_utf8(raw).ok())
-                        .and_then(|text| text.parse::<i64>().ok())
-                    {
-                        span.max_pk = Some(id);
-                        from = id.checked_add(1);
-                    }
-                    Ok(())
-                })?;
-                drop(rows);
-                tx.commit()
-                    .map_err(|e| query_error("ending the read-only transaction", e))?;
-                from = None;
                 Ok(())
             })?;
+            drop(rows);
+            tx.commit()
+                .map_err(|e| query_error("ending the read-only transaction", e))?;
+            from = None;
+            Ok(())
+        })?;
         Ok(span)
     }
 }
