@@ -79,6 +79,8 @@ pub struct Scenario {
     /// Rows inserted into, and rows updated in, the incremental table
     /// after each attempt.
     pub changes_per_attempt: u64,
+    /// The tap's `parallelism` (1: one stream after the other).
+    pub parallelism: u64,
 }
 
 impl Scenario {
@@ -93,6 +95,31 @@ impl Scenario {
             state_interval: 5_000,
             batch_rows: 7_000,
             changes_per_attempt: 50,
+            parallelism: 1,
+        }
+    }
+
+    /// The Snowflake CI size with a parallel tap (2 readers, the FULL_TABLE
+    /// copy in key ranges inside one shared snapshot), 4 kills.
+    #[must_use]
+    pub fn snowflake_ci_parallel(work_dir: PathBuf) -> Self {
+        Self {
+            seed: 0x5EED_F1A5,
+            kills: 4,
+            parallelism: 2,
+            ..Self::snowflake_ci(work_dir)
+        }
+    }
+
+    /// The CI size with a parallel tap: both streams at once and the
+    /// FULL_TABLE copy split into key ranges (3 readers, 12 ranges) inside
+    /// one shared snapshot.
+    #[must_use]
+    pub fn ci_parallel(work_dir: PathBuf) -> Self {
+        Self {
+            seed: 0x5EED_9A8A,
+            parallelism: 3,
+            ..Self::ci(work_dir)
         }
     }
 
@@ -108,6 +135,7 @@ impl Scenario {
             state_interval: 500,
             batch_rows: 700,
             changes_per_attempt: 20,
+            parallelism: 1,
         }
     }
 }
@@ -142,6 +170,8 @@ pub fn run(
             "host": source.host, "port": source.port, "user": source.user,
             "dbname": source.dbname, "sslmode": "disable",
             "state_interval": scenario.state_interval,
+            "parallelism": scenario.parallelism,
+            "parallel_min_rows": 0,
         }),
     )?;
     let catalog = discover(tap, &tap_config, work)?;
@@ -203,10 +233,10 @@ pub fn run(
         // Rows this attempt committed past the last STATE written: the
         // resumed copy (same version) sends them again.
         let counts = key_counts(&destination.rows(&full_stream)?);
-        if let Some(after) = resume_point(state.as_deref()) {
+        if let Some(resume) = resume_point(state.as_deref()) {
             attempt.uncovered = counts
                 .iter()
-                .filter(|(key, _)| key.parse::<u64>().is_ok_and(|k| k > after))
+                .filter(|(key, _)| key.parse::<u64>().is_ok_and(|k| resume.covers(k)))
                 .map(|(key, n)| n.saturating_sub(full_counts.get(key).copied().unwrap_or(0)))
                 .sum();
         }

@@ -15,30 +15,62 @@ pub(super) fn completed_version(state: Option<&str>) -> Option<u64> {
     let stream = stream_of(FULL_TABLE);
     let bookmark = state.get("bookmarks")?.get(&stream)?;
     let syncing = state.get("currently_syncing").and_then(Value::as_str) == Some(stream.as_str());
-    if syncing || bookmark.get("last_pk_fetched").is_some() {
+    if syncing
+        || bookmark.get("last_pk_fetched").is_some()
+        || bookmark.get("pending_ranges").is_some()
+    {
         return None;
     }
     bookmark.get("version")?.as_u64()
 }
 
+/// Which keys a resumed FULL_TABLE copy sends again under the same
+/// version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Resume {
+    /// Keys after this one (`last_pk_fetched`; 0: from the start).
+    After(u64),
+    /// Keys in these ranges (a parallel copy's `pending_ranges`).
+    Ranges(Vec<(u64, u64)>),
+}
+
+impl Resume {
+    /// Whether the resumed copy sends `key` again.
+    pub(super) fn covers(&self, key: u64) -> bool {
+        match self {
+            Self::After(after) => key > *after,
+            Self::Ranges(ranges) => ranges.iter().any(|&(from, to)| from <= key && key <= to),
+        }
+    }
+}
+
 /// Where a resumed FULL_TABLE copy continues under the same version: after
-/// `last_pk_fetched` (0: from the start) when `state` has the stream's
-/// version and the copy is unfinished; `None` when no copy is in progress
-/// or the next one starts a new version.
-pub(super) fn resume_point(state: Option<&str>) -> Option<u64> {
+/// `last_pk_fetched` (0: from the start), or in the `pending_ranges` of a
+/// parallel copy, when `state` has the stream's version and the copy is
+/// unfinished; `None` when no copy is in progress or the next one starts a
+/// new version.
+pub(super) fn resume_point(state: Option<&str>) -> Option<Resume> {
     let state: Value = serde_json::from_str(state?).ok()?;
     let bookmark = state.get("bookmarks")?.get(stream_of(FULL_TABLE))?;
     bookmark.get("version")?;
     if completed_version(Some(&state.to_string())).is_some() {
         return None;
     }
-    Some(
+    if let Some(ranges) = bookmark.get("pending_ranges").and_then(Value::as_array) {
+        return Some(Resume::Ranges(
+            ranges
+                .iter()
+                .filter_map(|r| Some((r.get(0)?.as_u64()?, r.get(1)?.as_u64()?)))
+                .collect(),
+        ));
+    }
+    Some(Resume::After(
         bookmark
             .get("last_pk_fetched")
             .and_then(|pk| pk.get(KEY))
             .and_then(Value::as_u64)
             .unwrap_or(0),
-    )
+    ))
 }
 
 /// The last complete line of the target's stdout that is a JSON object:
@@ -59,7 +91,7 @@ pub(super) fn last_state(path: &Path) -> Result<Option<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{completed_version, last_state, resume_point};
+    use super::{Resume, completed_version, last_state, resume_point};
 
     const SYNCING: &str = r#"{"currently_syncing":"public-crash_full","bookmarks":{"public-crash_full":{"version":7,"last_pk_fetched":{"id":42}}}}"#;
     const STARTED: &str = r#"{"currently_syncing":"public-crash_full","bookmarks":{"public-crash_full":{"version":7}}}"#;
@@ -68,10 +100,20 @@ mod tests {
 
     #[test]
     fn a_copy_in_progress_resumes_after_the_last_key_fetched_under_its_version() {
-        assert_eq!(resume_point(Some(SYNCING)), Some(42));
-        assert_eq!(resume_point(Some(STARTED)), Some(0));
+        assert_eq!(resume_point(Some(SYNCING)), Some(Resume::After(42)));
+        assert_eq!(resume_point(Some(STARTED)), Some(Resume::After(0)));
         assert_eq!(completed_version(Some(SYNCING)), None);
         assert_eq!(completed_version(Some(STARTED)), None);
+    }
+
+    #[test]
+    fn a_parallel_copy_resumes_its_pending_ranges() {
+        let state = r#"{"currently_syncing":"public-other","bookmarks":{"public-crash_full":{"version":7,"pending_ranges":[[5,9],[20,30]]}}}"#;
+        let resume = resume_point(Some(state)).unwrap();
+        assert_eq!(resume, Resume::Ranges(vec![(5, 9), (20, 30)]));
+        assert!(resume.covers(5) && resume.covers(9) && resume.covers(25));
+        assert!(!resume.covers(4) && !resume.covers(10) && !resume.covers(31));
+        assert_eq!(completed_version(Some(state)), None);
     }
 
     #[test]

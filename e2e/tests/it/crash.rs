@@ -94,3 +94,19 @@ fn tap_postgres_to_target_csv_survives_random_sigkills_without_loss_or_duplicate
     setup.run(&destination, &logs);
     let _ = std::fs::remove_dir_all(setup.work_dir());
 }
+
+#[test]
+fn a_parallel_tap_into_target_csv_survives_random_sigkills_without_loss_or_duplicates() {
+    let mut setup = Setup::new("target-csv", "crash_parallel", Scenario::ci_parallel);
+    let destination = CsvDestination::new(
+        setup.target.clone(),
+        setup.work_dir(),
+        setup.scenario.batch_rows,
+    )
+    .unwrap();
+    let logs = format!("logs and files: {}", setup.work_dir().display());
+    let (report, _) = setup.run(&destination, &logs);
+    // Some kill interrupted the split copy itself, and a rerun resumed it.
+    assert!(report.kills() >= setup.scenario.kills);
+    let _ = std::fs::remove_dir_all(setup.work_dir());
+}

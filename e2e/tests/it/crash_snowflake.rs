@@ -7,18 +7,26 @@ use crate::crash::Setup;
 
 #[test]
 fn tap_postgres_to_target_snowflake_upsert_survives_random_sigkills_with_every_key_once() {
-    let mut setup = Setup::new(
-        "target-snowflake",
-        "crash_snowflake",
-        Scenario::snowflake_ci,
-    );
+    survives_random_sigkills("crash_snowflake", Scenario::snowflake_ci);
+}
+
+/// A parallel tap (both streams at once, the FULL_TABLE copy split into key
+/// ranges in one snapshot and resumed from `pending_ranges`): the table
+/// version holds each row once.
+#[test]
+fn a_parallel_tap_to_target_snowflake_survives_random_sigkills_with_every_key_once() {
+    survives_random_sigkills("crash_sf_parallel", Scenario::snowflake_ci_parallel);
+}
+
+fn survives_random_sigkills(name: &str, scenario: fn(std::path::PathBuf) -> Scenario) {
+    let mut setup = Setup::new("target-snowflake", name, scenario);
     let double = singer_testkit::snowflake_double()
         .expect("the Snowflake double (fakesnow) must start; run scripts/setup");
     let destination = SnowflakeDestination::new(
         setup.target.clone(),
         setup.work_dir(),
         &double.url(),
-        &double.isolated_database("crash"),
+        &double.isolated_database(name),
         setup.scenario.batch_rows,
     )
     .unwrap();
