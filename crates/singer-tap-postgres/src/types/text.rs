@@ -81,8 +81,39 @@ fn push_escape(out: &mut Vec<u8>, b: u8, escape: u8) {
     }
 }
 
+/// The two-digit decimal forms of 0 to 99, one after the other.
+const PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// Appends the two digits of `value` (below 100).
+#[inline]
+fn push_pair(out: &mut Vec<u8>, value: u64) {
+    let i = usize::try_from(value).unwrap_or(0) * 2;
+    out.extend_from_slice(PAIRS.get(i..i + 2).unwrap_or(b"00"));
+}
+
 /// Appends `value` in decimal, left-padded with zeros to `width` digits.
+/// The widths of dates and times (2, 4 and 6 digits) take a table, not a
+/// division per digit: a timestamp renders seven such fields.
+#[inline]
 pub(crate) fn write_padded(out: &mut Vec<u8>, value: u64, width: usize) {
+    match width {
+        2 if value < 100 => return push_pair(out, value),
+        4 if value < 10_000 => {
+            push_pair(out, value / 100);
+            return push_pair(out, value % 100);
+        }
+        6 if value < 1_000_000 => {
+            push_pair(out, value / 10_000);
+            push_pair(out, value / 100 % 100);
+            return push_pair(out, value % 100);
+        }
+        _ => {}
+    }
     let mut buffer = itoa::Buffer::new();
     let digits = buffer.format(value).as_bytes();
     for _ in digits.len()..width {
@@ -107,6 +138,32 @@ pub(crate) fn write_json_document(out: &mut Vec<u8>, json: &str) {
         for b in tail {
             if *b == b'\n' || *b == b'\r' {
                 *b = b' ';
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod padded_tests {
+    use super::write_padded;
+
+    #[test]
+    fn padded_numbers_match_the_general_form() {
+        for width in [1, 2, 3, 4, 6, 8] {
+            for value in (0..1_200_000_u64).step_by(37).chain([
+                0,
+                9,
+                99,
+                100,
+                9_999,
+                10_000,
+                999_999,
+                1_000_000,
+                u64::MAX,
+            ]) {
+                let mut out = Vec::new();
+                write_padded(&mut out, value, width);
+                assert_eq!(String::from_utf8(out).unwrap(), format!("{value:0width$}"));
             }
         }
     }
