@@ -24,7 +24,12 @@ pub const BIN_DIR_ENV: &str = "SINGER_E2E_BIN_DIR";
 
 /// The binaries the harness runs, by package (each package has one binary
 /// of the same name).
-pub const BINARIES: [&str; 3] = ["tap-postgres", "target-csv", "target-snowflake"];
+pub const BINARIES: [&str; 4] = [
+    "tap-postgres",
+    "target-csv",
+    "target-snowflake",
+    "singer-run",
+];
 
 /// The directory holding fresh builds of [`BINARIES`] (built once per
 /// process), or the directory named by [`BIN_DIR_ENV`].

@@ -21,4 +21,5 @@ mod crash;
 mod crash_snowflake;
 mod meltano;
 mod peers;
+mod singer_run;
 mod venv;
