@@ -23,3 +23,4 @@ mod meltano;
 mod peers;
 mod singer_run;
 mod venv;
+mod wheels;

@@ -18,10 +18,10 @@ use singer_protocol::{Catalog, ReplicationMethod};
 
 /// What `scripts/py-venv meltano` installs (keep in step).
 const MELTANO_VERSION: &str = "4.4.1";
-const ISSUES: u32 = 300;
+pub(crate) const ISSUES: u32 = 300;
 const STATE_ID: &str = "dev:tap-postgres-to-target-csv";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
@@ -30,31 +30,36 @@ fn meltano_executable() -> PathBuf {
     crate::venv::install("meltano").join("bin/meltano")
 }
 
-struct Project {
-    dir: PathBuf,
+pub(crate) struct Project {
+    pub(crate) dir: PathBuf,
     meltano: PathBuf,
-    env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Project {
     fn new(db: &str) -> Self {
+        let yaml = std::fs::read_to_string(repo().join("fixtures/meltano/meltano.yml")).unwrap();
+        Self::with_yaml(db, "meltano", &yaml, true)
+    }
+
+    /// A project in a scratch directory named after `name`, with `yaml`
+    /// as its meltano.yml; `binaries_on_path` puts the binaries under test
+    /// first on PATH (the custom plugins' way to find them).
+    pub(crate) fn with_yaml(db: &str, name: &str, yaml: &str, binaries_on_path: bool) -> Self {
         let cluster = singer_testkit::postgres().expect("throwaway PostgreSQL");
         let meltano = meltano_executable();
         let bin_dir = singer_e2e::binaries::bin_dir().unwrap();
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("e2e-meltano-{}", std::process::id()));
+            .join(format!("e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(
-            repo().join("fixtures/meltano/meltano.yml"),
-            dir.join("meltano.yml"),
-        )
-        .unwrap();
-        let path = format!(
-            "{}:{}",
-            bin_dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        std::fs::write(dir.join("meltano.yml"), yaml).unwrap();
+        let system_path = std::env::var("PATH").unwrap_or_default();
+        let path = if binaries_on_path {
+            format!("{}:{system_path}", bin_dir.display())
+        } else {
+            system_path
+        };
         let closed = "http://127.0.0.1:9".to_owned();
         let env = vec![
             ("PATH".to_owned(), path),
@@ -81,7 +86,7 @@ impl Project {
 
     /// Runs `meltano ARGS` in the project and returns its output; fails the
     /// test with Meltano's stderr unless it succeeded.
-    fn meltano(&self, args: &[&str]) -> Output {
+    pub(crate) fn meltano(&self, args: &[&str]) -> Output {
         let output = Command::new(&self.meltano)
             .args(args)
             .current_dir(&self.dir)
@@ -105,7 +110,7 @@ impl Project {
     }
 
     /// Every CSV file under `output/`, by stream directory.
-    fn csv_files(&self) -> BTreeMap<String, BTreeSet<PathBuf>> {
+    pub(crate) fn csv_files(&self) -> BTreeMap<String, BTreeSet<PathBuf>> {
         let mut files: BTreeMap<String, BTreeSet<PathBuf>> = BTreeMap::new();
         let Ok(streams) = std::fs::read_dir(self.dir.join("output")) else {
             return files;
@@ -123,7 +128,7 @@ impl Project {
 }
 
 /// The header and rows of CSV files.
-fn read_csv(files: &BTreeSet<PathBuf>) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+pub(crate) fn read_csv(files: &BTreeSet<PathBuf>) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
     let mut header = Vec::new();
     let mut rows = Vec::new();
     for file in files {
