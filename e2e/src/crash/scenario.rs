@@ -100,12 +100,12 @@ impl Scenario {
     }
 
     /// The Snowflake CI size with a parallel tap (2 readers, the FULL_TABLE
-    /// copy in key ranges inside one shared snapshot), 4 kills.
+    /// copy in key ranges inside one shared snapshot), 6 kills.
     #[must_use]
     pub fn snowflake_ci_parallel(work_dir: PathBuf) -> Self {
         Self {
             seed: 0x5EED_F1A5,
-            kills: 4,
+            kills: 6,
             parallelism: 2,
             ..Self::snowflake_ci(work_dir)
         }

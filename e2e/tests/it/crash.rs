@@ -66,15 +66,17 @@ impl Setup {
         eprintln!("{text}");
         assert!(report.failures().is_empty(), "{text}\n{logs}");
         assert!(report.kills() >= self.scenario.kills, "{text}");
-        // The seed lands kills in the tap and in the target.
+        // The seed lands kills in the tap and in the target (killing both at
+        // once kills each of them).
         let stages = report.kills_by_stage();
         assert!(
             stages
                 .keys()
-                .any(|s| matches!(s, Stage::TapRead | Stage::TapStart))
-                && stages
-                    .keys()
-                    .any(|s| matches!(s, Stage::TargetMidBatch | Stage::TargetAfterCommit)),
+                .any(|s| matches!(s, Stage::TapRead | Stage::TapStart | Stage::Both))
+                && stages.keys().any(|s| matches!(
+                    s,
+                    Stage::TargetMidBatch | Stage::TargetAfterCommit | Stage::Both
+                )),
             "{text}"
         );
         (report, text)

@@ -17,6 +17,7 @@
     reason = "test helpers abort loudly and print what they ran"
 )]
 
+mod airflow;
 mod crash;
 mod crash_snowflake;
 mod meltano;
