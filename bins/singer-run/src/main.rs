@@ -39,6 +39,9 @@ to both sides; the last state the target confirmed is already saved.
 Exit codes: 0 both sides succeeded; else the target's exit code if it failed, else the tap's
 (128 + N for a side killed by signal N); 1 a runner failure (lock held, store unreachable);
 2 usage or job file error.
+
+The end summary (records per stream, seconds, CPU of each side, how long the relay waited on
+each, and the bottleneck) is printed on stdout; logs go to stderr.
 ";
 
 #[derive(Debug, Default)]
@@ -102,9 +105,11 @@ fn main() -> ExitCode {
         }
         Ok(job) => match run(&job) {
             Ok(summary) => {
-                for line in summary.to_text().lines() {
-                    info!("{line}");
-                }
+                // The summary is the command's output (stdout); the log
+                // (stderr) says the job ended.
+                info!(job = %summary.job, exit_code = summary.exit_code(), seconds = summary.seconds, "Job done.");
+                let mut out = singer_cli::stdout();
+                let _ = out.write_text(&summary.to_text());
                 ExitCode::from(u8::try_from(summary.exit_code()).unwrap_or(1))
             }
             Err(e) => {
