@@ -9,11 +9,12 @@
 //! * **One writer.** The calling thread owns the [`Writer`] on stdout. The
 //!   workers render RECORD lines into their own buffers and send them in
 //!   chunks of whole lines ([`Event::Lines`], about [`CHUNK_BYTES`]) through
-//!   one bounded channel, followed by what those lines cover
-//!   ([`Event::Checkpoint`], [`Event::Finished`]). One worker's events
-//!   arrive in the order it sent them, so the writer applies a checkpoint
-//!   to the state only after the lines it covers are written, and STATE
-//!   keeps its meaning. Memory is bounded by the channel: a slow target
+//!   one bounded channel; each chunk carries where its task's read had got
+//!   to after its last line, which the writer applies to the state once
+//!   the chunk is written. So every STATE (written at a reader's
+//!   [`Event::Checkpoint`] or [`Event::Finished`]) covers exactly the
+//!   lines written before it, whichever reader wrote them: a rerun from it
+//!   sends no row twice. Memory is bounded by the channel: a slow target
 //!   blocks the writer, the channel fills and every worker waits.
 //! * **One snapshot.** A coordinating connection opens a REPEATABLE READ
 //!   transaction and exports its snapshot ([`SharedSnapshot`]); every range
@@ -45,10 +46,20 @@ const CHUNKS_PER_WORKER: usize = 4;
 
 /// What a worker tells the writer.
 pub(crate) enum Event {
-    /// Complete message lines, ready to be written as they are.
-    Lines(Vec<u8>),
-    /// Every line of task `task` up to here has been sent: its read has got
-    /// to `last_key` (the rendered JSON values of its position columns).
+    /// Complete message lines of task `task`, ready to be written as they
+    /// are; after the last of them its read had got to `last_key` (the
+    /// rendered JSON values of its position columns; empty when the read
+    /// has none).
+    Lines {
+        /// The lines.
+        lines: Vec<u8>,
+        /// The task.
+        task: usize,
+        /// The position after the last line.
+        last_key: Vec<Vec<u8>>,
+    },
+    /// Every line of task `task` up to here has been sent (its read has
+    /// got to `last_key`): time for a STATE.
     Checkpoint {
         /// The task.
         task: usize,
@@ -197,21 +208,36 @@ impl Outlet {
         self.tx.send(event).map_err(|_| Error::Cancelled)
     }
 
-    /// Sends the lines rendered so far, if any.
-    pub(crate) fn send_lines(&self, out: &mut Writer<Vec<u8>>) -> Result<()> {
+    /// Sends the lines of task `task` rendered so far, if any, with the
+    /// position after them.
+    pub(crate) fn send_lines(
+        &self,
+        out: &mut Writer<Vec<u8>>,
+        task: usize,
+        last_key: &[Vec<u8>],
+    ) -> Result<()> {
         if out.get_ref().is_empty() {
             return Ok(());
         }
         let lines = std::mem::replace(out.get_mut(), self.buffer());
-        self.send(Event::Lines(lines))
+        self.send(Event::Lines {
+            lines,
+            task,
+            last_key: last_key.to_vec(),
+        })
     }
 
     /// Sends the lines rendered so far once they fill a chunk;
     /// [`Error::Cancelled`] as soon as the run is stopping.
     #[inline]
-    pub(crate) fn send_full(&self, out: &mut Writer<Vec<u8>>) -> Result<()> {
+    pub(crate) fn send_full(
+        &self,
+        out: &mut Writer<Vec<u8>>,
+        task: usize,
+        last_key: impl FnOnce() -> Vec<Vec<u8>>,
+    ) -> Result<()> {
         if out.get_ref().len() >= CHUNK_BYTES {
-            self.send_lines(out)
+            self.send_lines(out, task, &last_key())
         } else if self.cancel.is_set() {
             Err(Error::Cancelled)
         } else {

@@ -146,14 +146,21 @@ pub(super) fn sync_parallel<W: Write>(
         let mut failure: Option<Error> = None;
         while let Some(event) = end.next() {
             match event {
-                Event::Lines(buffer) => {
-                    if failure.is_none()
-                        && let Err(source) = out.write_lines(&buffer)
-                    {
-                        failure = Some(Error::Output { source });
-                        end.cancel();
+                Event::Lines {
+                    lines,
+                    task,
+                    last_key,
+                } => {
+                    if failure.is_none() {
+                        match out.write_lines(&lines) {
+                            Ok(()) => writer.advance(task, last_key, state),
+                            Err(source) => {
+                                failure = Some(Error::Output { source });
+                                end.cancel();
+                            }
+                        }
                     }
-                    end.recycle(buffer);
+                    end.recycle(lines);
                 }
                 Event::Failed(error) if failure.is_none() => {
                     failure = Some(error);
@@ -207,37 +214,7 @@ impl RunWriter<'_> {
     ) -> Result<()> {
         match event {
             Event::Checkpoint { task, last_key } => {
-                let Some(&(index, slice)) = self.slices.get(task) else {
-                    return Ok(());
-                };
-                let Some(job) = self.jobs.get_mut(index) else {
-                    return Ok(());
-                };
-                match slice {
-                    Slice::Keys { .. } => {
-                        let last = last_key
-                            .first()
-                            .and_then(|raw| std::str::from_utf8(raw).ok())
-                            .and_then(|text| text.parse::<i64>().ok());
-                        if let (Some(last), Some(range)) = (last, job.ranges.get_mut(&task)) {
-                            match last.checked_add(1) {
-                                Some(next) if next <= range.1 => range.0 = next,
-                                _ => {
-                                    job.ranges.remove(&task);
-                                }
-                            }
-                            write_ranges(state, job);
-                        }
-                    }
-                    Slice::All => {
-                        let position = Position {
-                            last_key,
-                            ..Position::default()
-                        };
-                        job.plan.checkpoint(state, &position);
-                    }
-                    Slice::Blocks { .. } => return Ok(()),
-                }
+                self.advance(task, last_key, state);
                 emit_state(out, state, &self.jobs)
             }
             Event::NewVersion { task, version } => {
@@ -275,7 +252,46 @@ impl RunWriter<'_> {
                 }
                 Ok(())
             }
-            Event::Lines(_) | Event::Failed(_) => Ok(()),
+            Event::Lines { .. } | Event::Failed(_) => Ok(()),
+        }
+    }
+
+    /// Records in the state that task `task`'s read has got to `last_key`
+    /// (its lines up to there are written).
+    fn advance(&mut self, task: usize, last_key: Vec<Vec<u8>>, state: &mut State) {
+        if last_key.is_empty() {
+            return;
+        }
+        let Some(&(index, slice)) = self.slices.get(task) else {
+            return;
+        };
+        let Some(job) = self.jobs.get_mut(index) else {
+            return;
+        };
+        match slice {
+            Slice::Keys { .. } => {
+                let last = last_key
+                    .first()
+                    .and_then(|raw| std::str::from_utf8(raw).ok())
+                    .and_then(|text| text.parse::<i64>().ok());
+                if let (Some(last), Some(range)) = (last, job.ranges.get_mut(&task)) {
+                    match last.checked_add(1) {
+                        Some(next) if next <= range.1 => range.0 = next,
+                        _ => {
+                            job.ranges.remove(&task);
+                        }
+                    }
+                    write_ranges(state, job);
+                }
+            }
+            Slice::All => {
+                let position = Position {
+                    last_key,
+                    ..Position::default()
+                };
+                job.plan.checkpoint(state, &position);
+            }
+            Slice::Blocks { .. } => {}
         }
     }
 
@@ -669,7 +685,7 @@ fn run_task(
             // ACTIVATE_VERSION drops the partial copy.
             let fresh = new_version();
             version = Some(fresh);
-            outlet.send_lines(&mut out)?;
+            outlet.send_lines(&mut out, id, &position.last_key)?;
             outlet.send(Event::NewVersion {
                 task: id,
                 version: fresh,
@@ -692,13 +708,13 @@ fn run_task(
             &mut out,
             &mut |position, out, due| {
                 if due && !position.last_key.is_empty() {
-                    outlet.send_lines(out)?;
+                    outlet.send_lines(out, id, &position.last_key)?;
                     outlet.send(Event::Checkpoint {
                         task: id,
                         last_key: position.last_key.clone(),
                     })
                 } else {
-                    outlet.send_full(out)
+                    outlet.send_full(out, id, || position.last_key.clone())
                 }
             },
         )
@@ -709,7 +725,7 @@ fn run_task(
     } else {
         session.with_retry(Subject::Stream(&plan.tap_stream_id), &mut budget, attempt)?;
     }
-    outlet.send_lines(&mut out)?;
+    outlet.send_lines(&mut out, id, &position.last_key)?;
     if !position.last_key.is_empty() {
         outlet.send(Event::Checkpoint {
             task: id,

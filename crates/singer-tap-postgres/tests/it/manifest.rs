@@ -757,9 +757,10 @@ fn a_parallel_backfill_is_interrupted_resumed_and_activated_with_every_row_once(
     let resumed = run(
         &db,
         &manifest,
-        State::from_value(state).expect("state"),
+        State::from_value(state.clone()).expect("state"),
         &opts,
     );
+    // Every line before the STATE is covered by it: each row exactly once.
     seen.extend(ids(&records(&resumed, stream)));
     seen.sort_unstable();
     assert_eq!(

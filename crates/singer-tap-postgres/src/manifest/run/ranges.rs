@@ -241,36 +241,45 @@ impl Run<'_> {
             let end = channel.into_writer_end();
             let mut failure: Option<Error> = None;
             while let Some(event) = end.next() {
+                // Where a range's read has got to, once its lines are written.
+                let mut advance = |task: usize, last_key: &[Vec<u8>], state: &mut State| {
+                    let last = last_key
+                        .first()
+                        .and_then(|raw| std::str::from_utf8(raw).ok())
+                        .and_then(|text| text.parse::<i64>().ok());
+                    if let (Some(last), Some(range)) = (last, pending.get_mut(&task)) {
+                        match last.checked_add(1) {
+                            Some(next) if next <= range.1 => range.0 = next,
+                            _ => {
+                                pending.remove(&task);
+                            }
+                        }
+                    }
+                    ManifestBookmark::set_pending_ranges(
+                        state.bookmark_mut(&stream),
+                        pending.values(),
+                    );
+                };
                 let step = match event {
-                    Event::Lines(buffer) => {
+                    Event::Lines {
+                        lines,
+                        task,
+                        last_key,
+                    } => {
                         let written = if failure.is_none() {
-                            out.write_lines(&buffer)
+                            out.write_lines(&lines)
                                 .map_err(|source| Error::Output { source })
+                                .map(|()| advance(task, &last_key, state))
                         } else {
                             Ok(())
                         };
-                        end.recycle(buffer);
+                        end.recycle(lines);
                         written
                     }
                     Event::Failed(error) => Err(error),
                     _ if failure.is_some() => Ok(()),
                     Event::Checkpoint { task, last_key } => {
-                        let last = last_key
-                            .first()
-                            .and_then(|raw| std::str::from_utf8(raw).ok())
-                            .and_then(|text| text.parse::<i64>().ok());
-                        if let (Some(last), Some(range)) = (last, pending.get_mut(&task)) {
-                            match last.checked_add(1) {
-                                Some(next) if next <= range.1 => range.0 = next,
-                                _ => {
-                                    pending.remove(&task);
-                                }
-                            }
-                        }
-                        ManifestBookmark::set_pending_ranges(
-                            state.bookmark_mut(&stream),
-                            pending.values(),
-                        );
+                        advance(task, &last_key, state);
                         write_state(out, state)
                     }
                     Event::Finished {
@@ -386,20 +395,25 @@ fn copy_worker(
                 &mut out,
                 &mut |id, out| {
                     since += 1;
+                    let key = || vec![id.to_string().into_bytes()];
                     if since >= state_interval {
                         since = 0;
-                        outlet.send_lines(out)?;
+                        outlet.send_lines(out, task, &key())?;
                         outlet.send(Event::Checkpoint {
                             task,
-                            last_key: vec![id.to_string().into_bytes()],
+                            last_key: key(),
                         })
                     } else {
-                        outlet.send_full(out)
+                        outlet.send_full(out, task, key)
                     }
                 },
             )
             .and_then(|span| {
-                outlet.send_lines(&mut out)?;
+                let last_key: Vec<Vec<u8>> = span
+                    .max_pk
+                    .map(|id| vec![id.to_string().into_bytes()])
+                    .unwrap_or_default();
+                outlet.send_lines(&mut out, task, &last_key)?;
                 counter.finish();
                 outlet.send(Event::Finished {
                     task,
