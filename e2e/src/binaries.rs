@@ -24,11 +24,12 @@ pub const BIN_DIR_ENV: &str = "SINGER_E2E_BIN_DIR";
 
 /// The binaries the harness runs, by package (each package has one binary
 /// of the same name).
-pub const BINARIES: [&str; 4] = [
+pub const BINARIES: [&str; 5] = [
     "tap-postgres",
     "target-csv",
     "target-snowflake",
     "singer-run",
+    "singer-reconcile",
 ];
 
 /// The directory holding fresh builds of [`BINARIES`] (built once per

@@ -39,4 +39,4 @@ mod naming;
 
 pub use config::{ABOUT, Compression, CsvConfig, Mode};
 pub use error::{Error, Result};
-pub use loader::{CsvLoader, PARTIAL_SUFFIX, VERSIONS_FILE};
+pub use loader::{CsvLoader, PARTIAL_SUFFIX, VERSIONS_FILE, stream_files};

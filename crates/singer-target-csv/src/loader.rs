@@ -522,6 +522,57 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(io("syncing directory", dir))
 }
 
+/// The published files of `stream` under `config`'s destination: what a
+/// reader of the stream reads (never a `.partial` file being written), in
+/// path order. Files of a table version that a later ACTIVATE_VERSION
+/// replaced are already gone, so these are the stream's current rows.
+///
+/// # Errors
+///
+/// [`Error::Config`] for a bad `file_naming_scheme`; an I/O error listing
+/// the destination.
+pub fn stream_files(config: &CsvConfig, stream: &str) -> Result<Vec<PathBuf>> {
+    let template =
+        Template::parse(config.naming_scheme()).map_err(|reason| Error::Config { reason })?;
+    let suffix = match config.compression {
+        Compression::Gzip if !config.naming_scheme().ends_with(".gz") => ".gz",
+        _ => "",
+    };
+    let safe = singer_target::safe_name(stream);
+    let root = &config.destination_path;
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(io("listing", &dir)(source)),
+        };
+        for entry in entries {
+            let path = entry.map_err(io("listing", &dir))?.path();
+            if path.is_dir() {
+                if dirs.len() < 1024 {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let Some(relative) = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(Path::to_str)
+                .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
+            else {
+                continue;
+            };
+            if !relative.ends_with(PARTIAL_SUFFIX) && template.matches(&safe, &relative, suffix) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

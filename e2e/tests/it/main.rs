@@ -22,6 +22,7 @@ mod crash;
 mod crash_snowflake;
 mod meltano;
 mod peers;
+mod reconcile;
 mod singer_run;
 mod venv;
 mod wheels;

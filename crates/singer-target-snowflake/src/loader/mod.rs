@@ -229,14 +229,13 @@ impl SnowflakeLoader {
         self.streams.get(stream).map(|s| &s.table)
     }
 
-    /// Runs a query and returns its rows as text cells (`None` = NULL), for
-    /// tests (`SELECT ... FROM "S"."T"`). Only with the `test-support`
-    /// feature.
+    /// Runs a query and returns its rows as text cells (`None` = NULL):
+    /// reconciliation's counts and tests (`SELECT ... FROM "S"."T"`).
+    /// Transient failures are retried like every loader call.
     ///
     /// # Errors
     ///
     /// [`Error::Statement`].
-    #[cfg(feature = "test-support")]
     pub fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         let rows = self.query(sql)?;
         Ok(rows
@@ -250,13 +249,11 @@ impl SnowflakeLoader {
             .collect())
     }
 
-    /// Runs a query and returns its rows as the client decodes them, for
-    /// tests. Only with the `test-support` feature.
+    /// Runs a query and returns its rows as the client decodes them.
     ///
     /// # Errors
     ///
     /// [`Error::Statement`].
-    #[cfg(feature = "test-support")]
     pub fn query(&mut self, sql: &str) -> Result<Vec<snowflake_connector_rs::DynamicRow>> {
         self.retried("querying", |loader| {
             loader.connection.run("querying", sql, &[], false)

@@ -1,0 +1,303 @@
+//! `singer-reconcile` end to end: tap-postgres loads the two crash tables
+//! (a FULL_TABLE stream and an INCREMENTAL one) into target-csv (several
+//! file parts, two table versions) and into target-snowflake (the double);
+//! reconcile then finds them equal (exit 0), and finds a row removed or
+//! duplicated at the destination with its stream and key range (exit 1).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use singer_e2e::binaries::binary;
+use singer_e2e::crash::{FULL_TABLE, INCREMENTAL_TABLE, SNOWFLAKE_SCHEMA, Source};
+
+const ROWS: u64 = 3_000;
+
+struct Setup {
+    dir: PathBuf,
+    client: postgres::Client,
+    tap_config: PathBuf,
+    catalog: PathBuf,
+}
+
+impl Setup {
+    fn new(name: &str) -> Self {
+        let cluster = singer_testkit::postgres().expect("throwaway PostgreSQL");
+        let (source, client) = Source::seeded(cluster, name, ROWS).expect("seeded");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("reconcile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let tap_config = dir.join("tap.json");
+        write(
+            &tap_config,
+            &json!({
+                "host": source.host, "port": source.port, "user": source.user,
+                "dbname": source.dbname, "sslmode": "disable",
+            }),
+        );
+        let output = Command::new(binary("tap-postgres").expect("tap"))
+            .arg("--config")
+            .arg(&tap_config)
+            .arg("--discover")
+            .output()
+            .expect("discover");
+        assert!(output.status.success());
+        let mut catalog: Value = serde_json::from_slice(&output.stdout).expect("catalog");
+        let streams = catalog["streams"].as_array_mut().expect("streams");
+        streams.retain(|s| s["table_name"] == FULL_TABLE || s["table_name"] == INCREMENTAL_TABLE);
+        for stream in streams.iter_mut() {
+            let incremental = stream["table_name"] == INCREMENTAL_TABLE;
+            for entry in stream["metadata"].as_array_mut().expect("metadata") {
+                if entry["breadcrumb"].as_array().is_some_and(Vec::is_empty) {
+                    entry["metadata"]["selected"] = true.into();
+                    if incremental {
+                        entry["metadata"]["replication-method"] = "INCREMENTAL".into();
+                        entry["metadata"]["replication-key"] = "updated_at".into();
+                    } else {
+                        entry["metadata"]["replication-method"] = "FULL_TABLE".into();
+                    }
+                }
+            }
+        }
+        let catalog_path = dir.join("catalog.json");
+        write(&catalog_path, &catalog);
+        Self {
+            dir,
+            client,
+            tap_config,
+            catalog: catalog_path,
+        }
+    }
+
+    /// `tap-postgres | TARGET --config CONFIG` from `state`; returns the
+    /// last state the target wrote (saved to `state.json`).
+    fn load(&self, target: &str, config: &Path) -> PathBuf {
+        let state = self.dir.join("state.json");
+        let mut tap = Command::new(binary("tap-postgres").expect("tap"));
+        tap.arg("--config")
+            .arg(&self.tap_config)
+            .arg("--catalog")
+            .arg(&self.catalog);
+        if state.exists() {
+            tap.arg("--state").arg(&state);
+        }
+        let mut tap = tap
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tap");
+        let output = Command::new(binary(target).expect("target"))
+            .arg("--config")
+            .arg(config)
+            .stdin(tap.stdout.take().expect("stdout"))
+            .stderr(Stdio::piped())
+            .output()
+            .expect("target");
+        assert!(tap.wait().expect("tap").success());
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout);
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .expect("a state");
+        std::fs::write(&state, last).expect("state");
+        state
+    }
+
+    fn reconcile(&self, target: &str, config: &Path, extra: &[&str]) -> Output {
+        Command::new(binary("singer-reconcile").expect("singer-reconcile"))
+            .arg("--source-config")
+            .arg(&self.tap_config)
+            .arg("--catalog")
+            .arg(&self.catalog)
+            .args(["--target", target])
+            .arg("--target-config")
+            .arg(config)
+            .arg("--state")
+            .arg(self.dir.join("state.json"))
+            .args(extra)
+            .output()
+            .expect("singer-reconcile")
+    }
+}
+
+fn write(path: &Path, value: &Value) {
+    std::fs::write(path, value.to_string()).expect("write");
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The line of `stream` in the text table.
+fn line<'a>(table: &'a str, stream: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.starts_with(stream))
+        .unwrap_or_else(|| panic!("{stream} not in:\n{table}"))
+}
+
+#[test]
+fn reconcile_finds_a_csv_destination_equal_then_a_removed_and_a_duplicated_row() {
+    let mut setup = Setup::new("reconcile_csv");
+    let out = setup.dir.join("csv");
+    let config = setup.dir.join("target-csv.json");
+    write(
+        &config,
+        &json!({"destination_path": out, "batch_size_rows": 700, "commit_interval_seconds": 0}),
+    );
+    setup.load("target-csv", &config);
+    // A second run: the FULL_TABLE stream is a new version (the old files
+    // go), the incremental one sends its boundary rows again.
+    setup.load("target-csv", &config);
+    let incremental_parts = std::fs::read_dir(&out)
+        .expect("out")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("public-crash_incr")
+        })
+        .count();
+    assert!(
+        incremental_parts >= 2,
+        "several file parts ({incremental_parts})"
+    );
+    // Rows added after the load are past the bookmark: not missing.
+    setup
+        .client
+        .batch_execute(&format!(
+            "INSERT INTO {INCREMENTAL_TABLE} VALUES (999999, timestamptz '2099-01-01', 'late', NULL)"
+        ))
+        .expect("insert");
+
+    let clean = setup.reconcile("csv", &config, &["--allow-duplicates"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    let table = String::from_utf8_lossy(&clean.stdout).into_owned();
+    assert!(
+        line(&table, "public-crash_full").contains(&format!("{ROWS}")),
+        "{table}"
+    );
+    // The incremental stream's boundary rows were sent twice (`>=` the
+    // bookmark): duplicates, a difference unless allowed.
+    let strict = setup.reconcile("csv", &config, &[]);
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict));
+    assert!(
+        line(
+            &String::from_utf8_lossy(&strict.stdout),
+            "public-crash_incr"
+        )
+        .contains("duplicates")
+    );
+
+    // Remove the row with id 1500 from the FULL_TABLE files.
+    let mut removed = false;
+    for entry in std::fs::read_dir(&out).expect("out").flatten() {
+        let path = entry.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        if name.starts_with("public-crash_full") && name.ends_with(".csv") {
+            let content = std::fs::read_to_string(&path).expect("csv");
+            let kept: Vec<&str> = content
+                .lines()
+                .filter(|l| !l.starts_with("1500,"))
+                .collect();
+            if kept.len() != content.lines().count() {
+                std::fs::write(&path, kept.join("\n") + "\n").expect("rewrite");
+                removed = true;
+            }
+        }
+    }
+    assert!(removed, "row 1500 found in the CSV files");
+    let missing = setup.reconcile("csv", &config, &["--allow-duplicates", "--format", "json"]);
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    let reports: Value = serde_json::from_slice(&missing.stdout).expect("json");
+    let full = reports
+        .as_array()
+        .expect("reports")
+        .iter()
+        .find(|r| r["stream"] == "public-crash_full")
+        .expect("full stream");
+    assert_eq!(full["difference"], -1);
+    assert_eq!(full["matches"], false);
+    let range = &full["first_difference"]["range"];
+    let (lo, hi) = (
+        range[0].as_i64().expect("lo"),
+        range[1].as_i64().expect("hi"),
+    );
+    assert!(lo <= 1500 && 1500 <= hi, "the range holds id 1500: {full}");
+    assert_eq!(
+        reports
+            .as_array()
+            .expect("reports")
+            .iter()
+            .find(|r| r["stream"] == "public-crash_incr")
+            .expect("incr")["matches"],
+        true
+    );
+    let _ = std::fs::remove_dir_all(&setup.dir);
+}
+
+#[test]
+fn reconcile_counts_in_snowflake_and_reports_a_deleted_and_a_duplicated_row() {
+    let setup = Setup::new("reconcile_sf");
+    let double = singer_testkit::snowflake_double()
+        .expect("the Snowflake double (fakesnow) must start; run scripts/setup");
+    let config_value = json!({
+        "account": "testaccount",
+        "user": "tester",
+        "password": "not-checked-by-the-double",
+        "database": "RECONCILEDB",
+        "default_target_schema": SNOWFLAKE_SCHEMA,
+        "endpoint": double.url(),
+        "session_parameters": {"FAKESNOW_DB_PATH": double.isolated_database("reconcile")},
+        "load_method": "upsert",
+        "add_record_metadata": true,
+    });
+    let config = setup.dir.join("target-snowflake.json");
+    write(&config, &config_value);
+    setup.load("target-snowflake", &config);
+
+    let clean = setup.reconcile("snowflake", &config, &[]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    let table = String::from_utf8_lossy(&clean.stdout).into_owned();
+    assert!(
+        line(&table, "public-crash_full").contains(&format!("{ROWS}")),
+        "{table}"
+    );
+
+    let sf_config: singer_target_snowflake::SnowflakeConfig =
+        serde_json::from_value(config_value).expect("config");
+    let mut loader = singer_target_snowflake::SnowflakeLoader::new(&sf_config).expect("loader");
+    let full = format!("\"{SNOWFLAKE_SCHEMA}\".\"CRASH_FULL\"");
+    loader
+        .query_text(&format!("DELETE FROM {full} WHERE \"ID\" = 2222"))
+        .expect("delete");
+    loader
+        .query_text(&format!(
+            "INSERT INTO {full} SELECT * FROM {full} WHERE \"ID\" = 10"
+        ))
+        .expect("duplicate");
+    let differs = setup.reconcile("snowflake", &config, &[]);
+    assert_eq!(differs.status.code(), Some(1), "{}", text(&differs));
+    let table = String::from_utf8_lossy(&differs.stdout).into_owned();
+    let full_line = line(&table, "public-crash_full");
+    // Row 10's range comes first: its duplicate is the first difference.
+    assert!(full_line.contains("id 1..="), "{full_line}");
+    assert!(full_line.contains("+1 duplicates"), "{full_line}");
+    assert!(full_line.contains("  -1  "), "one key missing: {full_line}");
+    let _ = std::fs::remove_dir_all(&setup.dir);
+}
