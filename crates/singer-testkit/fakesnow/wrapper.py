@@ -32,7 +32,10 @@ accept. This wrapper reuses fakesnow's own handlers and fixes, per
    open transactions of that database's sessions idle for over a second
    since their last statement ended (a live client inside a transaction
    sends its next statement sooner; a client that failed logs in again
-   after its retry wait).
+   after its retry wait); a statement that fails with "Conflict on update!"
+   (a bare HTTP 500 from fakesnow) also waits (up to 4 s) for such a
+   transaction to go stale and rolls it back, so the client's retry on the
+   same session finds the rows free.
 
 Two test helpers, driven by login session parameters (ignored by fakesnow):
 
@@ -62,6 +65,7 @@ Run: `python wrapper.py [--host 127.0.0.1] [--port 0]`. It prints
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import gzip
 import importlib
@@ -162,6 +166,8 @@ FAULTS: dict[str, list[dict[str, Any]]] = {}
 SESSION_DB: dict[str, str] = {}
 # token -> when its last statement came (time.monotonic())
 LAST_SEEN: dict[str, float] = {}
+# Sessions whose statement is running now.
+EXECUTING: set[str] = set()
 # database key -> the answer to PUT statements (SINGER_PUT_ANSWER)
 PUT_ANSWERS: dict[str, dict[str, Any]] = {}
 
@@ -205,21 +211,7 @@ async def login_request(request: Request) -> Response:
     fs_server.sessions[token] = conn
     if isinstance(db_path, str) and db_path.startswith(":isolated:") and db_path != ":isolated:":
         # Fix 8.
-        now = time.monotonic()
-        for other, other_key in list(SESSION_DB.items()):
-            old = fs_server.sessions.get(other)
-            idle = now - LAST_SEEN.get(other, now)
-            if (
-                other_key == db_path
-                and old is not None
-                and getattr(old, "_in_transaction", False)
-                and idle > 1.0
-            ):
-                try:
-                    old._duck_conn.rollback()
-                except Exception:  # noqa: BLE001 - best effort: the session is given up
-                    pass
-                old._in_transaction = False
+        _abort_stale_transactions(db_path, token)
     faults = params.get("SINGER_FAULTS") or []
     if isinstance(faults, str):
         faults = json.loads(faults)
@@ -248,6 +240,35 @@ async def login_request(request: Request) -> Response:
             "success": True,
         }
     )
+
+
+def _abort_stale_transactions(key: str, token: str) -> bool:
+    """Fix 8: rolls back the open transactions of database `key`'s other
+    sessions idle for over a second since their last statement ended and
+    not running one (a killed client's; a live client inside a transaction
+    sends its next statement sooner). Runs at every login, and when a
+    statement meets such a transaction's rows ("Conflict on update!").
+    Returns whether it rolled one back."""
+    now = time.monotonic()
+    aborted = False
+    for other, other_key in list(SESSION_DB.items()):
+        if other == token or other_key != key:
+            continue
+        old = fs_server.sessions.get(other)
+        idle = now - LAST_SEEN.get(other, now)
+        if old is None or other in EXECUTING or idle <= 1.0:
+            continue
+        # fakesnow tracks `_in_transaction` only for sessions that log in
+        # with autocommit off; a client's explicit BEGIN in an autocommit
+        # session opens a DuckDB transaction all the same. So try the
+        # rollback: DuckDB refuses it when no transaction is open.
+        try:
+            old._duck_conn.rollback()
+        except Exception:  # noqa: BLE001 - no transaction open: nothing to abort
+            continue
+        old._in_transaction = False
+        aborted = True
+    return aborted
 
 
 def _fault_for(request: Request, sql: str) -> dict[str, Any] | None:
@@ -299,11 +320,28 @@ async def query_request(request: Request) -> Response:
     if (remove := _REMOVE.match(sql)) is not None:
         auth = request.headers.get("Authorization") or ""
         return _remove(auth[17:-1], remove.group(1))
-    response = await fs_server.query_request(request)
-    # Idle time counts from the end of a statement (a long MERGE is not
-    # idleness).
-    LAST_SEEN[token] = time.monotonic()
+    # A session whose statement is running is not idle, however long the
+    # statement (a killed client's MERGE runs to its end here).
+    EXECUTING.add(token)
+    try:
+        response = await fs_server.query_request(request)
+    finally:
+        EXECUTING.discard(token)
+        # Idle time counts from the end of a statement.
+        LAST_SEEN[token] = time.monotonic()
     payload = json.loads(bytes(response.body))
+    key = SESSION_DB.get(token, token)
+    if response.status_code == 500 and key.startswith(":isolated:"):
+        # fakesnow answers an unhandled DuckDB error (such as "Conflict on
+        # update!") with a bare 500. When it comes from rows a killed
+        # client's transaction holds, Snowflake would
+        # have this statement wait until that transaction is aborted. Abort
+        # it as soon as it is stale (fix 8), so that the client's retry
+        # finds the rows free; this statement still fails.
+        for _ in range(40):
+            if _abort_stale_transactions(key, token):
+                break
+            await asyncio.sleep(0.1)
     data = payload.get("data")
     if not isinstance(data, dict):
         data = {}
