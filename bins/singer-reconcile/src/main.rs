@@ -21,7 +21,8 @@ Usage: singer-reconcile --source-config TAP.json --catalog CATALOG.json
                         [--state STATE.json] [--format text|json] [--ranges N] [--allow-duplicates]
 
 For each stream the catalog selects, counts the source table's rows and the destination's
-rows per range of the stream's integer key (N ranges, default 10; one range for other keys),
+rows per range of the stream's integer key (N ranges, default 10, at most 10,000; one range for
+other keys),
 pushed down to PostgreSQL and Snowflake (GROUP BY, no rows transferred), and prints a table:
 stream, source rows, destination rows (distinct keys), difference, duplicates, and the first
 key range that differs. Incremental streams are compared up to their bookmark in --state (the
@@ -164,7 +165,7 @@ fn run(args: &Args) -> Result<Vec<StreamReport>, (u8, String)> {
         other => return Err(usage(format!("--target {other:?}: snowflake or csv"))),
     };
     let options = Options {
-        ranges: args.ranges.unwrap_or(10).max(1),
+        ranges: args.ranges.unwrap_or(10).clamp(1, 10_000),
         allow_duplicates: args.allow_duplicates,
     };
     reconcile(&connector, &specs, destination.as_mut(), &options).map_err(|e| {

@@ -87,11 +87,18 @@ impl Destination for SnowflakeDestination {
                 {
                     n.clone()
                 }
-                Bookmark::Number(n) | Bookmark::Text(n) => format!("'{}'", n.replace('\'', "''")),
+                // Snowflake reads `\` in a string literal as an escape.
+                Bookmark::Number(n) | Bookmark::Text(n) => {
+                    format!("'{}'", n.replace('\\', "\\\\").replace('\'', "''"))
+                }
             };
             filters.push(format!("{} <= {literal}", self.column(rk)));
         }
         let key = spec.key.first().map(|k| self.column(k));
+        if let (KeyKind::Integer | KeyKind::Other, Some(key)) = (spec.key_kind, &key) {
+            // A NULL key is no row of the source's key ranges.
+            filters.push(format!("{key} IS NOT NULL"));
+        }
         let (select, group) = match (spec.key_kind, &key, ranges) {
             (KeyKind::Integer, Some(key), Some(r)) => (
                 format!(
@@ -116,20 +123,35 @@ impl Destination for SnowflakeDestination {
         // Live rows only where the table tracks deletes.
         let mut live = filters.clone();
         live.push(format!("{} IS NULL", self.column(DELETED_AT)));
+        let table_name = table_for_stream(&spec.stream, &self.config)
+            .map(|t| t.table)
+            .unwrap_or_default();
+        let missing_table = |text: &str| {
+            text.contains("does not exist")
+                && text.contains(table_name.as_str())
+                && !text
+                    .to_ascii_uppercase()
+                    .contains(&DELETED_AT.to_ascii_uppercase())
+        };
         let rows = match self.loader.query_text(&query(&live)) {
             Ok(rows) => rows,
-            Err(_) => match self.loader.query_text(&query(&filters)) {
-                Ok(rows) => rows,
-                Err(e) => {
-                    let text = singer_protocol::ErrorChain(&e).to_string();
-                    if text.contains("does not exist") {
-                        // Never loaded: nothing there.
-                        Vec::new()
-                    } else {
-                        return Err(error(text));
-                    }
+            Err(e) => {
+                let text = singer_protocol::ErrorChain(&e).to_string();
+                if missing_table(&text) {
+                    // Never loaded: nothing there.
+                    Vec::new()
+                } else if text
+                    .to_ascii_uppercase()
+                    .contains(&DELETED_AT.to_ascii_uppercase())
+                {
+                    // No deletes tracked: every row is live.
+                    self.loader
+                        .query_text(&query(&filters))
+                        .map_err(|e| error(singer_protocol::ErrorChain(&e).to_string()))?
+                } else {
+                    return Err(error(text));
                 }
-            },
+            }
         };
         let mut counts = DestinationCounts {
             per_range: vec![(0, 0); slots(ranges)],
@@ -260,6 +282,8 @@ impl Destination for CsvDestination {
                             }
                         }
                     }
+                    // A NULL key is no row of a key range.
+                    (KeyKind::Integer | KeyKind::Other, None) => {}
                     (KeyKind::Other, Some(text)) => {
                         if let Some(n) = rows.first_mut() {
                             *n += 1;

@@ -56,6 +56,39 @@ pub(crate) fn count(client: &mut Client, spec: &StreamSpec, ranges: u64) -> Resu
         stream: spec.tap_stream_id.clone(),
         reason: singer_protocol::ErrorChain(&e).to_string(),
     };
+    // Both statements see one snapshot: the ranges the first finds hold
+    // every row the second counts.
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(error)?;
+    let counts = count_in(&mut tx, spec, ranges)?;
+    tx.commit().map_err(error)?;
+    Ok(counts)
+}
+
+/// A type name as `format_type` prints it (letters, digits, spaces,
+/// `_`, `(`, `)`, `,`, `[`, `]`, `"`, `.`): anything else is not put into
+/// SQL.
+fn safe_type(ty: &str) -> bool {
+    !ty.is_empty()
+        && ty
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " _(),[].\"".contains(c))
+        && !ty.contains("--")
+}
+
+fn count_in(
+    client: &mut postgres::Transaction<'_>,
+    spec: &StreamSpec,
+    ranges: u64,
+) -> Result<SourceCounts> {
+    let error = |e: postgres::Error| Error::Source {
+        stream: spec.tap_stream_id.clone(),
+        reason: singer_protocol::ErrorChain(&e).to_string(),
+    };
     let table = format!("{}.{}", quote_ident(&spec.schema), quote_ident(&spec.table));
     let (filter, params): (String, Vec<String>) = match (&spec.replication_key, &spec.bookmark) {
         (Some(rk), Some(bookmark)) => {
@@ -65,6 +98,7 @@ pub(crate) fn count(client: &mut Client, spec: &StreamSpec, ranges: u64) -> Resu
             let ty = spec
                 .replication_key_type
                 .clone()
+                .filter(|t| safe_type(t))
                 .unwrap_or_else(|| "text".to_owned());
             (
                 format!(" WHERE {} <= $1::text::{ty}", quote_ident(rk)),
@@ -75,6 +109,18 @@ pub(crate) fn count(client: &mut Client, spec: &StreamSpec, ranges: u64) -> Resu
     };
     let params: Vec<&(dyn ToSql + Sync)> =
         params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    // A NULL key is no row of a key range (a primary key never is NULL).
+    let filter = match (spec.key_kind, spec.key.first()) {
+        (KeyKind::Integer | KeyKind::Other, Some(key)) => {
+            let not_null = format!("{} IS NOT NULL", quote_ident(key));
+            if filter.is_empty() {
+                format!(" WHERE {not_null}")
+            } else {
+                format!("{filter} AND {not_null}")
+            }
+        }
+        _ => filter,
+    };
     match (spec.key_kind, spec.key.first()) {
         (KeyKind::Integer, Some(key)) => {
             let key = quote_ident(key);

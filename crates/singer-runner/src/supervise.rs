@@ -34,7 +34,7 @@ pub fn run(job: &Job) -> Result<Summary> {
     info!(job = %job.id, backend = %job.backend, "Job lock taken.");
     let state = store.load(&job.id)?;
     let state_file = match &state {
-        Some(state) => Some(write_state_file(&job.id, state)?),
+        Some(state) => Some(TempFile(write_state_file(&job.id, state)?)),
         None => None,
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -44,7 +44,7 @@ pub fn run(job: &Job) -> Result<Summary> {
     }
 
     let mut tap_command = command(&job.tap);
-    if let Some(path) = &state_file {
+    if let Some(TempFile(path)) = &state_file {
         tap_command.arg("--state").arg(path);
         info!(job = %job.id, "Resuming from the saved state.");
     } else {
@@ -92,13 +92,23 @@ pub fn run(job: &Job) -> Result<Summary> {
     };
     let mut save_error = None;
     if let Some(stdout) = target.stdout.take() {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let line = line.trim();
+        let mut reader = BufReader::new(stdout);
+        let mut bytes = Vec::new();
+        while reader.read_until(b'\n', &mut bytes).is_ok_and(|n| n > 0) {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            bytes.clear();
+            let line = text.trim();
             if line.is_empty() {
                 continue;
             }
-            match State::from_json(line) {
+            // A state is a JSON object; anything else (a stray log line,
+            // `null`) is not saved over the last good state.
+            let parsed = if line.starts_with('{') {
+                State::from_json(line).ok()
+            } else {
+                None
+            };
+            match parsed.ok_or(()) {
                 Ok(state) => {
                     if let Err(error) = store.save(&job.id, &state) {
                         // Nothing later may be saved over a failed save:
@@ -123,9 +133,6 @@ pub fn run(job: &Job) -> Result<Summary> {
     let relayed = relay.join().unwrap_or_default();
     let _ = tap_log.join();
     let _ = target_log.join();
-    if let Some(path) = &state_file {
-        let _ = std::fs::remove_file(path);
-    }
     if let Some(error) = save_error {
         return Err(error);
     }
@@ -148,9 +155,14 @@ pub fn run(job: &Job) -> Result<Summary> {
     Ok(summary)
 }
 
+/// A side's command, in its own process group: a Ctrl-C or an
+/// orchestrator's signal to the runner's group reaches the runner only,
+/// which passes one SIGTERM on (a second signal would make a target stop
+/// without committing).
 fn command(words: &[String]) -> Command {
+    use std::os::unix::process::CommandExt as _;
     let mut command = Command::new(words.first().map_or("", String::as_str));
-    command.args(words.iter().skip(1));
+    command.args(words.iter().skip(1)).process_group(0);
     command
 }
 
@@ -169,6 +181,15 @@ fn write_state_file(job: &str, state: &State) -> Result<PathBuf> {
     std::fs::write(&path, state.to_json())
         .map_err(Error::io("writing", path.display().to_string()))?;
     Ok(path)
+}
+
+/// A file removed when dropped (the saved state handed to the tap).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// What the relay measured.

@@ -40,6 +40,13 @@ use crate::types::EncodeStats;
 /// The size at which a worker hands its rendered lines to the writer.
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 
+/// How long a read in the shared snapshot waits for a table lock.
+const LOCK_TIMEOUT: &str = "5min";
+
+/// The most ranges a table is split into (each unfinished one is in every
+/// STATE while the copy runs).
+pub(crate) const MAX_RANGES: u64 = 4096;
+
 /// Chunks in flight per worker: what bounds a parallel run's memory
 /// (about `parallelism × CHUNKS_PER_WORKER × CHUNK_BYTES`).
 const CHUNKS_PER_WORKER: usize = 4;
@@ -271,8 +278,13 @@ impl SharedSnapshot {
     pub(crate) fn export(connector: &Connector) -> Result<Self> {
         let mut client = connector.connect()?;
         let error = |action| move |source| Error::Snapshot { action, source };
+        // The coordinator sits idle in its transaction for the whole copy:
+        // a server-wide idle_in_transaction_session_timeout must not end it.
         client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .batch_execute(
+                "SET idle_in_transaction_session_timeout = 0; \
+                 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            )
             .map_err(error("starting the coordinating transaction"))?;
         let row = client
             .query_one("SELECT pg_export_snapshot()", &[])
@@ -319,8 +331,14 @@ pub(crate) fn begin_read<'c>(
     if let Some(id) = snapshot {
         // SET TRANSACTION SNAPSHOT takes no parameter; the identifier comes
         // from pg_export_snapshot() (hex digits and dashes), quoted anyway.
+        // The coordinator holds the table's lock: a DDL statement queued
+        // behind it would queue this read behind itself, a wait PostgreSQL
+        // cannot see as a deadlock (the coordinator waits on us). Fail the
+        // read after a while instead of hanging (pg_dump --jobs's rule).
         let literal = id.replace('\'', "''");
-        tx.batch_execute(&format!("SET TRANSACTION SNAPSHOT '{literal}'"))?;
+        tx.batch_execute(&format!(
+            "SET TRANSACTION SNAPSHOT '{literal}'; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
+        ))?;
     }
     Ok(tx)
 }
@@ -373,7 +391,7 @@ pub(crate) fn pieces_for(rows: Option<u64>, parallelism: usize, max_rows: Option
         (Some(rows), Some(max)) if max > 0 => rows.div_ceil(max),
         _ => 1,
     };
-    per_reader.max(bounded).min(100_000)
+    per_reader.max(bounded).min(MAX_RANGES)
 }
 
 #[cfg(test)]

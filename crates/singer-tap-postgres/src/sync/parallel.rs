@@ -134,12 +134,27 @@ pub(super) fn sync_parallel<W: Write>(
         snapshot,
         summaries: Vec::new(),
     };
+    // A resumed copy whose ranges had all been read (the run stopped
+    // before ACTIVATE_VERSION) has nothing left to read: finish it now.
+    for index in 0..writer.jobs.len() {
+        if writer.jobs.get(index).is_some_and(|j| j.pending == 0) {
+            writer.finish(index, state, out)?;
+        }
+    }
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let outlet = channel.outlet();
                 let (queue, snapshot_id) = (&queue, snapshot_id.as_deref());
-                scope.spawn(move || work(connector, queue, plans, options, snapshot_id, &outlet))
+                scope.spawn(move || {
+                    let run = std::panic::AssertUnwindSafe(|| {
+                        work(connector, queue, plans, options, snapshot_id, &outlet);
+                    });
+                    if std::panic::catch_unwind(run).is_err() {
+                        // Stop the others and the writer at once.
+                        outlet.fail(Error::WorkerPanicked);
+                    }
+                })
             })
             .collect();
         let end = channel.into_writer_end();
@@ -518,7 +533,16 @@ fn plan_job<'p>(
             return Ok(job);
         };
         job.shared = true;
-        for (lo, hi) in split_keys(min, max, pieces) {
+        let mut ranges = split_keys(min, max, pieces);
+        // Keys added before a resumed run, outside the first run's
+        // [min, max], still belong to a range (none exist in the snapshot).
+        if let Some(first) = ranges.first_mut() {
+            first.0 = i64::MIN;
+        }
+        if let Some(last) = ranges.last_mut() {
+            last.1 = i64::MAX;
+        }
+        for (lo, hi) in ranges {
             job.ranges.insert(tasks.len(), (lo, hi));
             tasks.push(Task {
                 job: index,

@@ -450,3 +450,39 @@ fn a_failing_worker_stops_the_run_with_nothing_past_the_last_state_that_covers_i
         }
     }
 }
+
+#[test]
+fn a_split_copy_stopped_after_its_last_range_is_activated_by_the_rerun() {
+    let mut db = db("par_empty_pending");
+    db.client
+        .batch_execute(
+            "CREATE TABLE done (id int PRIMARY KEY, v text);
+             INSERT INTO done SELECT i, 'v' FROM generate_series(1, 100) i;",
+        )
+        .expect("seed");
+    let catalog = select(&db, &[("public-done", ReplicationMethod::FullTable, None)]);
+    // Every range read, the run gone before ACTIVATE_VERSION.
+    let state = State::from_value(json!({
+        "currently_syncing": "public-done",
+        "bookmarks": {"public-done": {"version": 42, "pending_ranges": []}}
+    }))
+    .expect("state");
+    let messages = run_raw(&db, &catalog, state, &parallel(2, 10));
+    assert!(
+        !messages.iter().any(|m| matches!(m, Message::Record(_))),
+        "nothing left to read"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| matches!(m, Message::ActivateVersion(a) if a.version == 42)),
+        "the copy is activated"
+    );
+    let last = states(&messages).pop().expect("state");
+    assert!(
+        last["bookmarks"]["public-done"]
+            .get("pending_ranges")
+            .is_none()
+    );
+    assert!(last.get("currently_syncing").is_none_or(Value::is_null));
+}

@@ -20,7 +20,9 @@ use crate::ident::quote_ident;
 use crate::manifest::bookmark::ManifestBookmark;
 use crate::manifest::plan::TablePlan;
 use crate::manifest::template;
-use crate::parallel::{Channel, Event, Outlet, SharedSnapshot, begin_read, pieces_for, split_keys};
+use crate::parallel::{
+    Channel, Event, MAX_RANGES, Outlet, SharedSnapshot, begin_read, pieces_for, split_keys,
+};
 use crate::session::{RetryBudget, Session, Subject};
 use crate::stream::{RecordCounter, RecordLayout, stream_records, write_state};
 use crate::sync::SyncOptions;
@@ -195,7 +197,8 @@ impl Run<'_> {
                 };
                 let span = u64::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u64::MAX);
                 let pieces = pieces_for(None, sync.parallelism, None)
-                    .max(span.div_ceil(self.options.step.max(1)));
+                    .max(span.div_ceil(self.options.step.max(1)))
+                    .min(MAX_RANGES);
                 split_keys(min, max, pieces)
                     .into_iter()
                     .enumerate()
