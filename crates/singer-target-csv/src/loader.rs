@@ -251,14 +251,6 @@ impl CsvLoader {
         Ok(())
     }
 
-    /// The path of `path` relative to the destination, `/`-separated.
-    fn relative(&self, path: &Path) -> Option<String> {
-        path.strip_prefix(&self.destination)
-            .ok()
-            .and_then(Path::to_str)
-            .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
-    }
-
     /// Writes [`VERSIONS_FILE`] atomically (temp file, fsync, rename).
     fn write_versions(&self) -> Result<()> {
         let path = self.destination.join(VERSIONS_FILE);
@@ -277,44 +269,19 @@ impl CsvLoader {
             return Ok(0);
         };
         let mut gone = Vec::new();
-        let mut dirs: Vec<PathBuf> = vec![self.destination.clone()];
-        let mut seen = HashSet::new();
-        while let Some(dir) = dirs.pop() {
-            if !seen.insert(dir.clone()) {
+        for (path, relative) in files_under(&self.destination)? {
+            if files.published.contains(&path) || self.taken.contains(&path) {
                 continue;
             }
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(io("listing", &dir)(source)),
-            };
-            for entry in entries {
-                let path = entry.map_err(io("listing", &dir))?.path();
-                if path.is_dir() {
-                    // Only directories the template can produce matter;
-                    // walking a few extra is harmless.
-                    if dirs.len() < 1024 {
-                        dirs.push(path);
-                    }
-                    continue;
-                }
-                let Some(relative) = self.relative(&path) else {
-                    continue;
-                };
-                if files.published.contains(&path) || self.taken.contains(&path) {
-                    continue;
-                }
-                // Rows of the activated version written by an earlier,
-                // interrupted run are part of that version: keep them.
-                if files.activated.is_some()
-                    && self.versions.get(&relative).copied() == files.activated
-                {
-                    continue;
-                }
-                if self.template.matches(&files.safe, &relative, self.suffix) {
-                    std::fs::remove_file(&path).map_err(io("removing", &path))?;
-                    gone.push(relative);
-                }
+            // Rows of the activated version written by an earlier,
+            // interrupted run are part of that version: keep them.
+            if files.activated.is_some() && self.versions.get(&relative).copied() == files.activated
+            {
+                continue;
+            }
+            if self.template.matches(&files.safe, &relative, self.suffix) {
+                std::fs::remove_file(&path).map_err(io("removing", &path))?;
+                gone.push(relative);
             }
         }
         let removed = gone.len();
@@ -522,6 +489,43 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(io("syncing directory", dir))
 }
 
+/// Every file under `root` (subdirectories too, at most 1,024 of them: only
+/// directories a naming template can produce matter), with its path
+/// relative to `root`, `/`-separated.
+fn files_under(root: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    let mut seen = HashSet::new();
+    while let Some(dir) = dirs.pop() {
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(io("listing", &dir)(source)),
+        };
+        for entry in entries {
+            let path = entry.map_err(io("listing", &dir))?.path();
+            if path.is_dir() {
+                if dirs.len() < 1024 {
+                    dirs.push(path);
+                }
+                continue;
+            }
+            let relative = path
+                .strip_prefix(root)
+                .ok()
+                .and_then(Path::to_str)
+                .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"));
+            if let Some(relative) = relative {
+                files.push((path, relative));
+            }
+        }
+    }
+    Ok(files)
+}
+
 /// The published files of `stream` under `config`'s destination: what a
 /// reader of the stream reads (never a `.partial` file being written), in
 /// path order. Files of a table version that a later ACTIVATE_VERSION
@@ -539,36 +543,13 @@ pub fn stream_files(config: &CsvConfig, stream: &str) -> Result<Vec<PathBuf>> {
         _ => "",
     };
     let safe = singer_target::safe_name(stream);
-    let root = &config.destination_path;
-    let mut files = Vec::new();
-    let mut dirs = vec![root.clone()];
-    while let Some(dir) = dirs.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(io("listing", &dir)(source)),
-        };
-        for entry in entries {
-            let path = entry.map_err(io("listing", &dir))?.path();
-            if path.is_dir() {
-                if dirs.len() < 1024 {
-                    dirs.push(path);
-                }
-                continue;
-            }
-            let Some(relative) = path
-                .strip_prefix(root)
-                .ok()
-                .and_then(Path::to_str)
-                .map(|r| r.replace(std::path::MAIN_SEPARATOR, "/"))
-            else {
-                continue;
-            };
-            if !relative.ends_with(PARTIAL_SUFFIX) && template.matches(&safe, &relative, suffix) {
-                files.push(path);
-            }
-        }
-    }
+    let mut files: Vec<PathBuf> = files_under(&config.destination_path)?
+        .into_iter()
+        .filter(|(_, relative)| {
+            !relative.ends_with(PARTIAL_SUFFIX) && template.matches(&safe, relative, suffix)
+        })
+        .map(|(path, _)| path)
+        .collect();
     files.sort();
     Ok(files)
 }

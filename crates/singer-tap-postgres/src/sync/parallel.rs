@@ -438,50 +438,24 @@ fn plan_job<'p>(
         shared: false,
     };
     if plan.method == ReplicationMethod::Incremental {
-        let mut start = Position::default();
-        if let Some(value) = state
-            .bookmark(&plan.tap_stream_id)
-            .and_then(|b| b.replication_key_value.as_ref())
-        {
-            start.last_key = vec![serde_json::to_vec(value).unwrap_or_default()];
-        }
-        tasks.push(whole(start, None));
+        tasks.push(whole(plan.incremental_start(state), None));
         return Ok(job);
     }
     let bookmark = state.bookmark(&plan.tap_stream_id);
     let stored_version = bookmark.and_then(|b| b.version);
-    let resume_pk = bookmark
-        .and_then(|b| b.extra.get(LAST_PK_FETCHED))
-        .and_then(Value::as_object)
-        .filter(|_| !plan.primary_key.is_empty());
     let resume_ranges = bookmark
         .and_then(|b| b.extra.get(PENDING_RANGES))
         .and_then(pending_ranges)
         .filter(|_| plan.integer_key().is_some());
-    match (stored_version, resume_pk, resume_ranges) {
-        (Some(version), Some(resume), _) => {
+    match (
+        stored_version,
+        plan.resume_after_last_pk(state),
+        resume_ranges,
+    ) {
+        (_, Some((start, version)), _) => {
             // An interrupted sequential copy: continue it as it was.
-            let keys: Option<Vec<Vec<u8>>> = plan
-                .primary_key
-                .iter()
-                .filter_map(|&i| plan.columns.get(i))
-                .map(|c| {
-                    resume
-                        .get(&c.name)
-                        .map(|v| serde_json::to_vec(v).unwrap_or_default())
-                })
-                .collect();
-            if let Some(keys) = keys {
-                info!(stream = %plan.tap_stream_id, version, "Resuming an interrupted FULL_TABLE sync after the last key emitted.");
-                job.version = Some(version);
-                tasks.push(whole(
-                    Position {
-                        last_key: keys,
-                        ..Position::default()
-                    },
-                    Some(version),
-                ));
-            }
+            job.version = Some(version);
+            tasks.push(whole(start, Some(version)));
         }
         (Some(version), None, Some(ranges)) => {
             info!(stream = %plan.tap_stream_id, version, ranges = ranges.len(), "Resuming an interrupted parallel FULL_TABLE copy: reading its unfinished key ranges.");

@@ -97,37 +97,12 @@ impl StreamPlan {
         let mut version = None;
         match self.method {
             ReplicationMethod::Incremental => {
-                if let Some(value) = state
-                    .bookmark(&self.tap_stream_id)
-                    .and_then(|b| b.replication_key_value.as_ref())
-                {
-                    position.last_key = vec![serde_json::to_vec(value).unwrap_or_default()];
-                }
+                position = self.incremental_start(state);
             }
             _ => {
-                let bookmark = state.bookmark(&self.tap_stream_id);
-                let resume = bookmark
-                    .and_then(|b| b.extra.get(LAST_PK_FETCHED))
-                    .and_then(Value::as_object);
-                let stored_version = bookmark.and_then(|b| b.version);
-                if let (Some(resume), Some(stored)) = (resume, stored_version)
-                    && !self.primary_key.is_empty()
-                {
-                    let keys: Option<Vec<Vec<u8>>> = self
-                        .primary_key
-                        .iter()
-                        .filter_map(|&i| self.columns.get(i))
-                        .map(|c| {
-                            resume
-                                .get(&c.name)
-                                .map(|v| serde_json::to_vec(v).unwrap_or_default())
-                        })
-                        .collect();
-                    if let Some(keys) = keys {
-                        info!(stream = %self.tap_stream_id, version = stored, "Resuming an interrupted FULL_TABLE sync after the last key emitted.");
-                        position.last_key = keys;
-                        version = Some(stored);
-                    }
+                if let Some((resumed, stored)) = self.resume_after_last_pk(state) {
+                    position = resumed;
+                    version = Some(stored);
                 }
                 let version = *version.get_or_insert_with(new_version);
                 state.bookmark_mut(&self.tap_stream_id).version = Some(version);
@@ -212,6 +187,49 @@ impl StreamPlan {
             retries,
             seconds,
         })
+    }
+
+    /// Where an INCREMENTAL read starts: at the bookmark (`>=`), or at the
+    /// beginning without one.
+    pub(super) fn incremental_start(&self, state: &State) -> Position {
+        let mut position = Position::default();
+        if let Some(value) = state
+            .bookmark(&self.tap_stream_id)
+            .and_then(|b| b.replication_key_value.as_ref())
+        {
+            position.last_key = vec![serde_json::to_vec(value).unwrap_or_default()];
+        }
+        position
+    }
+
+    /// Where a FULL_TABLE copy interrupted after `last_pk_fetched`
+    /// continues, under its stored version; `None` when the state has no
+    /// such copy (or the table no primary key).
+    pub(super) fn resume_after_last_pk(&self, state: &State) -> Option<(Position, u64)> {
+        let bookmark = state.bookmark(&self.tap_stream_id)?;
+        let resume = bookmark.extra.get(LAST_PK_FETCHED)?.as_object()?;
+        let stored = bookmark.version?;
+        if self.primary_key.is_empty() {
+            return None;
+        }
+        let keys: Vec<Vec<u8>> = self
+            .primary_key
+            .iter()
+            .filter_map(|&i| self.columns.get(i))
+            .map(|c| {
+                resume
+                    .get(&c.name)
+                    .map(|v| serde_json::to_vec(v).unwrap_or_default())
+            })
+            .collect::<Option<_>>()?;
+        info!(stream = %self.tap_stream_id, version = stored, "Resuming an interrupted FULL_TABLE sync after the last key emitted.");
+        Some((
+            Position {
+                last_key: keys,
+                ..Position::default()
+            },
+            stored,
+        ))
     }
 
     /// The SELECT for the current position within `slice`, and its text
