@@ -293,8 +293,18 @@ fn singer_run_survives_a_killed_side_and_a_sigterm_without_losing_rows() {
             .expect("singer-run");
         let deadline = Instant::now() + Duration::from_secs(60);
         // Anchored at the side's own program, so that singer-run (whose
-        // command line holds both sides' commands) is not matched.
-        let marker = format!("^{} --config", binary(victim).expect("binary").display());
+        // command line holds both sides' commands) is not matched, and
+        // naming this round's own config file, so that no other test's
+        // process (tests run side by side) is.
+        let config = match victim {
+            "target-csv" => job.dir.join(format!("{out}.json")),
+            _ => job.tap_config.clone(),
+        };
+        let marker = format!(
+            "^{} --config {}",
+            binary(victim).expect("binary").display(),
+            config.display()
+        );
         // Wait for a committed batch (a state saved), then kill the side.
         while Instant::now() < deadline && job.saved_state(&id).is_none() {
             std::thread::sleep(Duration::from_millis(5));
