@@ -31,6 +31,8 @@ const COLUMNS: &str = "columns";
 const LAST_FINISHED_RANGE: &str = "last_finished_range";
 /// A parallel copy's unfinished key ranges, `[[from, to], …]`.
 const PENDING_RANGES: &str = "pending_ranges";
+/// A parallel copy's largest key (in its first run's snapshot).
+const COPY_MAX_KEY: &str = "copy_max_key";
 /// Which copy (`"full"`, `"backfill"`) is unfinished.
 const IN_PROGRESS: &str = "in_progress";
 /// The `_uploaded_at` of an unfinished copy.
@@ -78,6 +80,8 @@ pub(crate) struct ManifestBookmark {
     /// A parallel copy's unfinished key ranges `(from, to)`, inclusive,
     /// `from` past the last key written.
     pub(crate) pending_ranges: Option<Vec<(i64, i64)>>,
+    /// A parallel copy's largest key, kept while it is unfinished.
+    pub(crate) copy_max_key: Option<i64>,
 }
 
 impl ManifestBookmark {
@@ -106,6 +110,7 @@ impl ManifestBookmark {
                 _ => None,
             },
             version: bookmark.version,
+            copy_max_key: extra.get(COPY_MAX_KEY).and_then(Value::as_i64),
             pending_ranges: extra.get(PENDING_RANGES).and_then(|v| {
                 v.as_array()?
                     .iter()
@@ -165,6 +170,7 @@ impl ManifestBookmark {
         if !resume {
             bookmark.extra.shift_remove(LAST_FINISHED_RANGE);
             bookmark.extra.shift_remove(PENDING_RANGES);
+            bookmark.extra.shift_remove(COPY_MAX_KEY);
         }
         bookmark
             .extra
@@ -193,12 +199,19 @@ impl ManifestBookmark {
             .insert(PENDING_RANGES.to_owned(), Value::Array(ranges));
     }
 
+    /// Records a parallel copy's largest key (what a resumed copy reports
+    /// as the highest key extracted, though its top range may be done).
+    pub(crate) fn set_copy_max_key(bookmark: &mut Bookmark, max: i64) {
+        bookmark.extra.insert(COPY_MAX_KEY.to_owned(), json!(max));
+    }
+
     /// Forgets the unfinished copy (it finished).
     pub(crate) fn finish_copy(bookmark: &mut Bookmark) {
         for key in [
             IN_PROGRESS,
             LAST_FINISHED_RANGE,
             PENDING_RANGES,
+            COPY_MAX_KEY,
             RUN_UPLOADED_AT,
         ] {
             bookmark.extra.shift_remove(key);

@@ -744,6 +744,9 @@ fn a_parallel_backfill_is_interrupted_resumed_and_activated_with_every_row_once(
         .expect("pending ranges");
     assert!(!pending.is_empty(), "{bookmark}");
     let version = bookmark["version"].as_u64().expect("version");
+    // The copy's largest key is kept while it runs (a resumed copy reports
+    // it even when its top range was read before the interruption).
+    assert_eq!(bookmark["copy_max_key"], 2000, "{bookmark}");
     let mut seen = ids(&records(&partial[..cut], stream));
     assert!(seen.len() < 2000);
     // Ranges were read side by side: the output is not in key order.
@@ -780,4 +783,5 @@ fn a_parallel_backfill_is_interrupted_resumed_and_activated_with_every_row_once(
     let state = last_state(&resumed);
     assert!(state["bookmarks"][stream].get("in_progress").is_none());
     assert!(state["bookmarks"][stream].get("pending_ranges").is_none());
+    assert!(state["bookmarks"][stream].get("copy_max_key").is_none());
 }

@@ -188,6 +188,8 @@ impl Run<'_> {
         let connector = self.session.connector();
         let sync = &self.options.sync;
         let mut snapshot = SharedSnapshot::export(connector)?;
+        let stream = load.plan.stream.clone();
+        let mut copy_max = load.bookmark.copy_max_key;
         let mut pending: BTreeMap<usize, (i64, i64)> = match resume {
             Some(ranges) => ranges.into_iter().enumerate().collect(),
             None => {
@@ -195,6 +197,8 @@ impl Run<'_> {
                     snapshot.release();
                     return Ok(Span::default());
                 };
+                copy_max = Some(max);
+                ManifestBookmark::set_copy_max_key(state.bookmark_mut(&stream), max);
                 let span = u64::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u64::MAX);
                 let pieces = pieces_for(None, sync.parallelism, None)
                     .max(span.div_ceil(self.options.step.max(1)))
@@ -205,7 +209,6 @@ impl Run<'_> {
                     .collect()
             }
         };
-        let stream = load.plan.stream.clone();
         ManifestBookmark::set_pending_ranges(state.bookmark_mut(&stream), pending.values());
         write_state(out, state)?;
         let ranges: Vec<(i64, i64)> = pending.values().copied().collect();
@@ -324,7 +327,9 @@ impl Run<'_> {
         load.stats.merge(&stats);
         load.budget.retries += retries;
         result?;
-        total.max_pk = ranges.iter().map(|r| r.1).max();
+        // The copy's largest key, also when its top range was read by an
+        // earlier run.
+        total.max_pk = copy_max.or_else(|| ranges.iter().map(|r| r.1).max());
         Ok(total)
     }
 }
