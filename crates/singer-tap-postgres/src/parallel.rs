@@ -302,6 +302,18 @@ impl SharedSnapshot {
         &mut self.client
     }
 
+    /// `(min, max)` of the two `int8` columns `sql` selects, read in the
+    /// snapshot; `None` when the rows it aggregates are none.
+    pub(crate) fn min_max(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<Option<(i64, i64)>, postgres::Error> {
+        let row = self.client.query_one(sql, &[])?;
+        let min: Option<i64> = row.try_get(0)?;
+        let max: Option<i64> = row.try_get(1)?;
+        Ok(min.zip(max))
+    }
+
     /// The snapshot's identifier.
     pub(crate) fn id(&self) -> &str {
         &self.id

@@ -580,13 +580,7 @@ fn key_bounds(
         action: "finding the key range",
         source,
     };
-    let row = snapshot
-        .client()
-        .query_one(sql.as_str(), &[])
-        .map_err(error)?;
-    let min: Option<i64> = row.try_get(0).map_err(error)?;
-    let max: Option<i64> = row.try_get(1).map_err(error)?;
-    Ok(min.zip(max))
+    snapshot.min_max(&sql).map_err(error)
 }
 
 /// The relation's size in heap blocks.

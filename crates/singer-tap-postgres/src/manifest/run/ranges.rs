@@ -103,16 +103,7 @@ impl Run<'_> {
         load: &mut TableLoad<'_, '_>,
         after: Option<i64>,
     ) -> Result<Option<(i64, i64)>> {
-        let described = &load.described;
-        let pk = described
-            .columns
-            .get(described.pk)
-            .map(|c| quote_ident(&c.name))
-            .unwrap_or_default();
-        let sql = format!(
-            "SELECT min(q.{pk})::int8, max(q.{pk})::int8 FROM (\n{}\n) q WHERE q.{pk} > $1::int8",
-            described.body
-        );
+        let sql = key_range_sql(load, true);
         let after = after.unwrap_or(i64::MIN);
         let stream = &load.plan.stream;
         let query_error = |action, source| Error::Query {
@@ -339,28 +330,33 @@ fn bounds_in(
     snapshot: &mut SharedSnapshot,
     load: &TableLoad<'_, '_>,
 ) -> Result<Option<(i64, i64)>> {
+    snapshot
+        .min_max(&key_range_sql(load, false))
+        .map_err(|source| Error::Query {
+            stream: Some(load.plan.stream.clone()),
+            action: "finding the key range",
+            source,
+        })
+}
+
+/// The query that finds `(min, max)` of the described query's key (past
+/// `$1` when `after`).
+fn key_range_sql(load: &TableLoad<'_, '_>, after: bool) -> String {
     let described = &load.described;
     let pk = described
         .columns
         .get(described.pk)
         .map(|c| quote_ident(&c.name))
         .unwrap_or_default();
-    let sql = format!(
-        "SELECT min(q.{pk})::int8, max(q.{pk})::int8 FROM (\n{}\n) q",
-        described.body
-    );
-    let error = |source| Error::Query {
-        stream: Some(load.plan.stream.clone()),
-        action: "finding the key range",
-        source,
+    let past = if after {
+        format!(" WHERE q.{pk} > $1::int8")
+    } else {
+        String::new()
     };
-    let row = snapshot
-        .client()
-        .query_one(sql.as_str(), &[])
-        .map_err(error)?;
-    let min: Option<i64> = row.try_get(0).map_err(error)?;
-    let max: Option<i64> = row.try_get(1).map_err(error)?;
-    Ok(min.zip(max))
+    format!(
+        "SELECT min(q.{pk})::int8, max(q.{pk})::int8 FROM (\n{}\n) q{past}",
+        described.body
+    )
 }
 
 /// One reader of a parallel copy: takes ranges until none is left or the
