@@ -28,7 +28,7 @@ Usage: tap-postgres --config CONFIG.json [--config MORE.json ...] --discover
        tap-postgres --config CONFIG.json --catalog CATALOG.json [--state STATE.json]
        tap-postgres --config CONFIG.json --test
        tap-postgres --manifest MANIFEST.yaml [--connection-info FILE --database-type main]
-                    --load-type incremental|full|load-by-id|backfill [--table KEY ...]
+                    --load-type incremental|full|load-by-id|backfill|deletes [--table KEY ...]
                     [--state STATE.json] [--execution-date TS] [--config CONFIG.json]
        tap-postgres --about [--format json|markdown] | --version | --help
 
@@ -49,7 +49,9 @@ Manifest mode (GitLab postgres_pipeline manifests, unchanged):
   --database-type TYPE   The block to use (default main).
   --load-type TYPE       incremental: time windows (and load_by_id tables); full (or scd): a complete
                          copy stamped with _uploaded_at; load-by-id: rows after the highest id loaded;
-                         backfill: reload tables that are new or select new columns, as a new version.
+                         backfill: reload tables that are new or select new columns, as a new version;
+                         deletes: every table's primary keys as its key set (<stream>__keys) so a
+                         target marks rows deleted at the source (tables with deletes_exempt skipped).
   --table KEY            Only this table (repeatable); an unknown key is an error listing the valid ones.
   --execution-date TS    END of incremental windows (default: EXECUTION_DATE, else now); RFC 3339 or
                          `YYYY-MM-DD[ HH:MM:SS]` in UTC.
@@ -254,7 +256,8 @@ fn run_manifest(
         })?;
     let Some(load_type) = &margs.load_type else {
         anyhow::bail!(usage(
-            "manifest mode needs --load-type incremental|full|load-by-id|backfill".to_owned()
+            "manifest mode needs --load-type incremental|full|load-by-id|backfill|deletes"
+                .to_owned()
         ));
     };
     let load_type: LoadType = load_type.parse().map_err(|e| usage(chain(&e)))?;

@@ -44,6 +44,7 @@ mod config;
 mod decimal;
 mod error;
 mod json_text;
+pub mod key_set;
 pub mod message;
 mod progress;
 mod reader;

@@ -31,6 +31,7 @@ mod connect;
 mod discovery;
 mod error;
 mod ident;
+mod keyset;
 pub mod manifest;
 mod parallel;
 mod session;

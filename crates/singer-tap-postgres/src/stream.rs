@@ -232,6 +232,34 @@ pub(crate) fn write_state<W: Write>(out: &mut Writer<W>, state: &State) -> Resul
     )
 }
 
+/// Starts `sql` with text `params` (each cast in the SQL, `$1::text::type`),
+/// streaming its rows.
+///
+/// # Errors
+///
+/// The server's error.
+pub(crate) fn query_text<'t>(
+    tx: &'t mut postgres::Transaction<'_>,
+    sql: &str,
+    params: &[String],
+) -> std::result::Result<postgres::RowIter<'t>, postgres::Error> {
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect();
+    tx.query_raw(sql, refs.iter().copied())
+}
+
+/// A rendered JSON value as the text PostgreSQL parses back into the
+/// column's type: a string's content, or a number's digits.
+pub(crate) fn json_to_text(raw: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::from_utf8_lossy(raw).into_owned(),
+    }
+}
+
 /// The raw binary bytes of one column value, whatever its type.
 struct RawColumn<'a>(&'a [u8]);
 
@@ -285,6 +313,19 @@ mod tests {
     use singer_protocol::ProgressSink;
 
     use super::*;
+
+    #[test]
+    fn json_values_become_parse_back_text() {
+        assert_eq!(
+            json_to_text(b"\"2024-01-01T00:00:00.000000+00:00\""),
+            "2024-01-01T00:00:00.000000+00:00"
+        );
+        assert_eq!(
+            json_to_text(b"12345678901234567890"),
+            "12345678901234567890"
+        );
+        assert_eq!(json_to_text(b"\"12.50\""), "12.50");
+    }
 
     #[derive(Default)]
     struct Seen(Mutex<Vec<(String, u64, Option<u64>)>>);

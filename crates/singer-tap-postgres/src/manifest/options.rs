@@ -67,6 +67,9 @@ pub enum LoadType {
     /// Every table that is new to the state or selects new columns (or has
     /// an unfinished backfill): a complete reload as a new table version.
     Backfill,
+    /// Every table without `deletes_exempt: true`: its primary keys as the
+    /// stream's key set (deletes detection), no rows.
+    Deletes,
 }
 
 impl LoadType {
@@ -78,6 +81,7 @@ impl LoadType {
             Self::Full => "full",
             Self::LoadById => "load-by-id",
             Self::Backfill => "backfill",
+            Self::Deletes => "deletes",
         }
     }
 }
@@ -91,6 +95,7 @@ impl std::str::FromStr for LoadType {
             "full" | "scd" => Ok(Self::Full),
             "load-by-id" => Ok(Self::LoadById),
             "backfill" => Ok(Self::Backfill),
+            "deletes" => Ok(Self::Deletes),
             _ => Err(OptionError::LoadType {
                 text: text.to_owned(),
             }),

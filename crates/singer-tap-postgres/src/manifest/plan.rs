@@ -18,6 +18,8 @@ pub enum TableAction {
     Full,
     /// A complete reload as a new table version.
     Backfill,
+    /// The table's primary keys as its key set (deletes detection).
+    Deletes,
 }
 
 impl TableAction {
@@ -28,6 +30,7 @@ impl TableAction {
             Self::LoadById => "load-by-id",
             Self::Full => "full",
             Self::Backfill => "backfill",
+            Self::Deletes => "deletes",
         }
     }
 }
@@ -73,9 +76,18 @@ pub(crate) fn plan_tables<'m>(
             }
             (LoadType::Full, TableKind::Full) => Some(TableAction::Full),
             (LoadType::Backfill, _) => Some(TableAction::Backfill),
+            (LoadType::Deletes, _) if spec.deletes_exempt != Some(true) => {
+                Some(TableAction::Deletes)
+            }
             _ => None,
         };
         let Some(action) = action else {
+            if explicit && options.load_type == LoadType::Deletes {
+                return Err(Error::Table {
+                    table: spec.key.clone(),
+                    reason: "is deletes_exempt, which --load-type deletes does not load".to_owned(),
+                });
+            }
             if explicit {
                 return Err(Error::Table {
                     table: spec.key.clone(),

@@ -51,6 +51,15 @@ pub(crate) fn history_begin() -> DateTime<Utc> {
         .map_or(DateTime::<Utc>::MIN_UTC, |t| t.and_utc())
 }
 
+/// The END of a deletes load's window: after any data, so that every row
+/// present at the source now is in the key set (a row updated after the
+/// execution date is still there; leaving it out would mark it deleted).
+pub(crate) fn history_end() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(DateTime::<Utc>::MAX_UTC, |t| t.and_utc())
+}
+
 /// `2024-06-01T00:00:00.000000+00:00`.
 pub(crate) fn timestamp_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)

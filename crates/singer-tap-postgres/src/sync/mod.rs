@@ -176,17 +176,31 @@ pub fn sync<W: Write>(
             .bookmark(&plan.tap_stream_id)
             .is_some_and(|b| b.extra.contains_key(parallel::PENDING_RANGES))
     });
-    if options.parallelism > 1 || options.max_rows_per_statement.is_some() || resuming_split {
+    let parallel =
+        options.parallelism > 1 || options.max_rows_per_statement.is_some() || resuming_split;
+    let summaries = if parallel {
         drop(session);
-        return parallel::sync_parallel(connector, &plans, &mut state, options, out);
+        let summaries = parallel::sync_parallel(connector, &plans, &mut state, options, out)?;
+        if plans.iter().all(|plan| plan.detect_deletes.is_none()) {
+            return Ok(summaries);
+        }
+        session = Session::connect(connector, options.retry_policy())?;
+        summaries
+    } else {
+        let mut summaries = Vec::new();
+        for plan in &plans {
+            let summary = plan.run(&mut session, &mut state, options, out)?;
+            summaries.push(summary);
+        }
+        state.set_currently_syncing(None);
+        write_state(out, &state)?;
+        summaries
+    };
+    // Deletes detection: each key set is read after every stream's rows
+    // (any snapshot after a stream's read holds all its live keys).
+    for read in plans.iter().filter_map(|plan| plan.key_set(options)) {
+        read.run(&mut session, &state, out)?;
     }
-    let mut summaries = Vec::new();
-    for plan in &plans {
-        let summary = plan.run(&mut session, &mut state, options, out)?;
-        summaries.push(summary);
-    }
-    state.set_currently_syncing(None);
-    write_state(out, &state)?;
     Ok(summaries)
 }
 

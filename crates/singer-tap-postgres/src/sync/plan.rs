@@ -2,6 +2,7 @@
 //! replication method and keys, and its SCHEMA message.
 
 use serde_json::{Map, Value};
+use singer_protocol::key_set::DETECT_DELETES;
 use singer_protocol::{CatalogEntry, ReplicationMethod, SchemaMessage};
 use tracing::warn;
 
@@ -9,6 +10,8 @@ use super::{SyncOptions, table_ref};
 use crate::discovery::{TableInfo, TableKind};
 use crate::error::{Error, Result};
 use crate::ident::quote_ident;
+use crate::keyset::{DEFAULT_CHUNK_ROWS, KeySetRead};
+use crate::session::Subject;
 use crate::stream::PlanColumn;
 
 /// Everything needed to read one stream.
@@ -28,6 +31,9 @@ pub(super) struct StreamPlan {
     /// Whether the relation has heap blocks to split by `ctid` (a table or
     /// a materialized view, not a view or a partitioned parent).
     pub(super) has_blocks: bool,
+    /// Metadata `detect-deletes`: after the rows, the table's keys go out
+    /// as the stream's key set (indices into `columns`).
+    pub(super) detect_deletes: Option<Vec<usize>>,
 }
 
 impl StreamPlan {
@@ -117,6 +123,27 @@ impl StreamPlan {
             .map(|name| position_of(name))
             .collect::<Option<Vec<_>>>()
             .unwrap_or_default();
+        let detect_deletes = match entry.metadata.root().and_then(|m| m.get(DETECT_DELETES)) {
+            None | Some(Value::Null | Value::Bool(false)) => None,
+            Some(Value::Bool(true)) => {
+                let keys = key_properties
+                    .iter()
+                    .map(|name| position_of(name))
+                    .collect::<Option<Vec<_>>>()
+                    .filter(|keys| !keys.is_empty())
+                    .ok_or_else(|| {
+                        stream_error(format!(
+                            "{DETECT_DELETES} needs key properties (a primary key or table-key-properties), and the stream has none"
+                        ))
+                    })?;
+                Some(keys)
+            }
+            Some(other) => {
+                return Err(stream_error(format!(
+                    "metadata {DETECT_DELETES} must be true or false, not {other}"
+                )));
+            }
+        };
         Ok(Self {
             tap_stream_id: entry.tap_stream_id.clone(),
             stream: entry.stream.clone(),
@@ -130,6 +157,7 @@ impl StreamPlan {
                 .then_some(info.row_estimate)
                 .flatten(),
             has_blocks: matches!(info.kind, TableKind::Table | TableKind::MaterializedView),
+            detect_deletes,
         })
     }
 
@@ -151,6 +179,24 @@ impl StreamPlan {
                 .and_then(|i| self.columns.get(i))
                 .map(|c| vec![c.name.clone()]),
         }
+    }
+
+    /// The key set read of a stream with `detect-deletes`.
+    pub(super) fn key_set(&self, options: &SyncOptions) -> Option<KeySetRead<'_>> {
+        let keys = self.detect_deletes.as_ref()?;
+        Some(KeySetRead {
+            subject: Subject::Stream(&self.tap_stream_id),
+            stream: &self.stream,
+            source: self.qualified_table.clone(),
+            keys: keys
+                .iter()
+                .filter_map(|&i| self.columns.get(i))
+                .map(|c| PlanColumn::new(&c.name, c.codec.clone()))
+                .collect(),
+            chunk_rows: options.max_rows_per_statement.unwrap_or(DEFAULT_CHUNK_ROWS),
+            state_interval: options.state_interval,
+            metrics_interval: options.metrics_interval,
+        })
     }
 
     /// The index of the primary key when it is one integer column: a key

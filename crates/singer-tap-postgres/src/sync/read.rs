@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::ident::quote_ident;
 use crate::session::{RetryBudget, Session, Subject};
 use crate::stream::{
-    PlanColumn, RecordCounter, RecordLayout, finish_stream, new_version, stream_records,
-    write_message, write_state,
+    PlanColumn, RecordCounter, RecordLayout, finish_stream, json_to_text, new_version, query_text,
+    stream_records, write_message, write_state,
 };
 use crate::types::EncodeStats;
 
@@ -334,12 +334,7 @@ impl StreamPlan {
         tracing::debug!(stream = %self.tap_stream_id, sql = %sql, "Reading.");
         let mut tx = crate::parallel::begin_read(client, spec.snapshot)
             .map_err(|e| query_error("starting a read-only transaction", e))?;
-        let param_refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p as &(dyn postgres::types::ToSql + Sync))
-            .collect();
-        let mut rows = tx
-            .query_raw(sql.as_str(), param_refs.iter().copied())
+        let mut rows = query_text(&mut tx, &sql, &params)
             .map_err(|e| query_error("starting the table read", e))?;
         let key_columns = self.slice_position_columns(spec.slice);
         let layout = RecordLayout {
@@ -405,33 +400,5 @@ impl StreamPlan {
                     .insert(LAST_PK_FETCHED.to_owned(), Value::Object(last));
             }
         }
-    }
-}
-
-/// A rendered JSON value as the text PostgreSQL parses back into the
-/// column's type: a string's content, or a number's digits.
-fn json_to_text(raw: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(raw) {
-        Ok(Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => String::from_utf8_lossy(raw).into_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_values_become_parse_back_text() {
-        assert_eq!(
-            json_to_text(b"\"2024-01-01T00:00:00.000000+00:00\""),
-            "2024-01-01T00:00:00.000000+00:00"
-        );
-        assert_eq!(
-            json_to_text(b"12345678901234567890"),
-            "12345678901234567890"
-        );
-        assert_eq!(json_to_text(b"\"12.50\""), "12.50");
     }
 }

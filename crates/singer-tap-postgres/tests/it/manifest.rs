@@ -785,3 +785,117 @@ fn a_parallel_backfill_is_interrupted_resumed_and_activated_with_every_row_once(
     assert!(state["bookmarks"][stream].get("pending_ranges").is_none());
     assert!(state["bookmarks"][stream].get("copy_max_key").is_none());
 }
+
+/// The key set (`<stream>__keys`) a run sent for `stream`: its keys, the
+/// version its RECORDs carry and the version its ACTIVATE_VERSION names.
+fn key_set(messages: &[Message], stream: &str) -> (Vec<i64>, Option<u64>, Option<u64>) {
+    let companion = singer_protocol::key_set::key_set_stream(stream);
+    let mut version = None;
+    let mut keys = Vec::new();
+    for message in messages {
+        if let Message::Record(r) = message
+            && r.stream == companion
+        {
+            version = r.version;
+            let record = r.to_map().expect("object");
+            assert_eq!(record.len(), 1, "a key set record holds the key only");
+            keys.push(record["id"].as_i64().expect("integer id"));
+        }
+    }
+    let activated = messages.iter().find_map(|m| match m {
+        Message::ActivateVersion(a) if a.stream == companion => Some(a.version),
+        _ => None,
+    });
+    (keys, version, activated)
+}
+
+#[test]
+fn deletes_load_sends_every_key_of_tables_not_deletes_exempt() {
+    let mut db = db("mf_deletes");
+    let manifest = Manifest::parse(
+        "connection_info: {database: D, host: H, pass: P, port: O, user: U}
+tables:
+  issues:
+    import_db: GITLAB_DB
+    export_schema: gitlab_com
+    export_table: issues
+    export_table_primary_key: id
+    import_query: |-
+      SELECT id, project_id, updated_at FROM issues
+      WHERE updated_at BETWEEN '{BEGIN_TIMESTAMP}'::timestamp AND '{END_TIMESTAMP}'::timestamp
+  users:
+    import_db: GITLAB_DB
+    export_schema: gitlab_com
+    export_table: users
+    export_table_primary_key: id
+    deletes_exempt: true
+    import_query: SELECT id, username FROM users
+",
+    )
+    .expect("manifest");
+    db.client
+        .batch_execute("DELETE FROM issues WHERE id IN (3, 4, 1999)")
+        .expect("deletes");
+    let mut opts = options(LoadType::Deletes, &[], "2024-06-01T00:00:00Z");
+    opts.sync.max_rows_per_statement = Some(700);
+    opts.sync.state_interval = 500;
+    let state = State::from_value(json!({"bookmarks": {"GITLAB_DB_ISSUES": {"high_water_mark": "2024-05-01T00:00:00.000000+00:00"}}}))
+        .expect("state");
+    let messages = run(&db, &manifest, state, &opts);
+    assert_records_match_schema(&messages);
+    let expected: Vec<i64> = (1..=i64::from(ISSUES))
+        .filter(|id| ![3, 4, 1999].contains(id))
+        .collect();
+    // Every key over all of history (not the incremental window, and past
+    // the execution date: updated_at runs to 2024-06-02), in order, in
+    // chunks of 700 keys, once each.
+    let (keys, version, activated) = key_set(&messages, "GITLAB_DB_ISSUES");
+    assert_eq!(keys.len(), expected.len());
+    assert!(keys == expected, "every key but the deleted ones, in order");
+    assert!(version.is_some());
+    assert_eq!(
+        activated, version,
+        "ACTIVATE_VERSION marks the set complete"
+    );
+    // The main stream's SCHEMA comes first (a target must know the table),
+    // and none of its rows.
+    let position = |wanted: &dyn Fn(&Message) -> bool| messages.iter().position(wanted);
+    let schema = position(&|m| matches!(m, Message::Schema(s) if s.stream == "GITLAB_DB_ISSUES"));
+    let first_key =
+        position(&|m| matches!(m, Message::Record(r) if r.stream == "GITLAB_DB_ISSUES__keys"));
+    assert!(schema.expect("main SCHEMA") < first_key.expect("a key"));
+    assert!(records(&messages, "GITLAB_DB_ISSUES").is_empty());
+    // The exempt table sends nothing.
+    assert!(
+        !messages
+            .iter()
+            .any(|m| matches!(m, Message::Schema(s) if s.stream.starts_with("GITLAB_DB_USERS"))),
+        "deletes_exempt tables are skipped"
+    );
+    // No bookmark moves; STATE came between the keys too.
+    assert_eq!(
+        last_state(&messages)["bookmarks"]["GITLAB_DB_ISSUES"]["high_water_mark"],
+        "2024-05-01T00:00:00.000000+00:00"
+    );
+    let states = messages
+        .iter()
+        .filter(|m| matches!(m, Message::State(_)))
+        .count();
+    assert!(states >= 4, "STATE every 500 keys: {states}");
+
+    // Naming the exempt table is an error.
+    let mut out = Writer::new(Vec::new());
+    let error = sync_manifest(
+        &db.connector,
+        &manifest,
+        State::new(),
+        &options(LoadType::Deletes, &["users"], "2024-06-01T00:00:00Z"),
+        &mut out,
+    )
+    .expect_err("exempt");
+    assert!(
+        chain(&error).contains("deletes_exempt"),
+        "{}",
+        chain(&error)
+    );
+}

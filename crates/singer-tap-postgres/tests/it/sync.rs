@@ -548,3 +548,116 @@ fn an_interrupted_run_resumes_its_unfinished_stream_first() {
         "stream b continues after its last emitted key"
     );
 }
+
+#[test]
+fn detect_deletes_sends_the_key_set_after_the_rows_in_both_read_paths() {
+    let mut db = db("detect_deletes");
+    db.client
+        .batch_execute(
+            "CREATE TABLE pairs (a int, b text, v text, updated_at timestamptz NOT NULL, PRIMARY KEY (a, b));
+             INSERT INTO pairs SELECT i / 3, 'k' || (i % 3), 'v' || i, timestamptz '2024-01-01' + i * interval '1 minute'
+             FROM generate_series(0, 299) i;
+             DELETE FROM pairs WHERE a = 7;
+             CREATE TABLE nokey (x int);",
+        )
+        .expect("tables");
+    let mut catalog = catalog(
+        &db,
+        "public-pairs",
+        ReplicationMethod::Incremental,
+        Some("updated_at"),
+        false,
+    );
+    let root: [&str; 0] = [];
+    catalog.streams[0]
+        .metadata
+        .set(&root, "detect-deletes", json!(true));
+    for parallelism in [1, 2] {
+        let options = SyncOptions {
+            parallelism,
+            max_rows_per_statement: Some(100),
+            ..options(120, 1000)
+        };
+        let messages = run(&db, &catalog, State::new(), &options);
+        let rows = messages
+            .iter()
+            .filter(|m| matches!(m, Message::Record(r) if r.stream == "public-pairs"))
+            .count();
+        assert_eq!(rows, 297);
+        let keys: Vec<(i64, String)> = messages
+            .iter()
+            .filter_map(|m| match m {
+                Message::Record(r) if r.stream == "public-pairs__keys" => {
+                    let record = r.to_map().expect("object");
+                    assert_eq!(record.len(), 2, "a key set record holds the key only");
+                    Some((
+                        record["a"].as_i64().expect("a"),
+                        record["b"].as_str().expect("b").to_owned(),
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut expected: Vec<(i64, String)> = (0..300)
+            .map(|i| (i / 3, format!("k{}", i % 3)))
+            .filter(|(a, _)| *a != 7)
+            .collect();
+        expected.sort();
+        assert_eq!(
+            keys, expected,
+            "every key once, in key order (parallelism {parallelism})"
+        );
+        let last_row = messages
+            .iter()
+            .rposition(|m| matches!(m, Message::Record(r) if r.stream == "public-pairs"))
+            .expect("rows");
+        let schema = messages
+            .iter()
+            .position(|m| matches!(m, Message::Schema(s) if s.stream == "public-pairs__keys"))
+            .expect("key set SCHEMA");
+        assert!(last_row < schema, "the key set comes after the rows");
+        let Message::Schema(key_schema) = &messages[schema] else {
+            unreachable!()
+        };
+        assert_eq!(key_schema.key_properties, ["a", "b"]);
+        assert_eq!(
+            singer_protocol::key_set::key_set_of(&key_schema.schema),
+            Some("public-pairs")
+        );
+        let activate = messages.iter().rposition(
+            |m| matches!(m, Message::ActivateVersion(a) if a.stream == "public-pairs__keys"),
+        );
+        assert!(activate.expect("ACTIVATE_VERSION") > schema);
+        assert!(
+            matches!(messages.last(), Some(Message::State(_))),
+            "STATE after the key set"
+        );
+    }
+
+    // A stream without key properties cannot detect deletes.
+    let mut nokey = self::catalog(
+        &db,
+        "public-nokey",
+        ReplicationMethod::FullTable,
+        None,
+        false,
+    );
+    nokey.streams[0]
+        .metadata
+        .set(&root, "detect-deletes", json!(true));
+    let mut out = Writer::new(Vec::new());
+    let error = sync(
+        &db.connector,
+        &nokey,
+        State::new(),
+        &options(100, 100),
+        &mut out,
+    )
+    .expect_err("no key");
+    assert!(
+        error
+            .to_string()
+            .contains("detect-deletes needs key properties"),
+        "{error}"
+    );
+}

@@ -21,11 +21,14 @@ use super::options::ManifestOptions;
 use super::parse::Manifest;
 use super::plan::{TableAction, TablePlan, plan_tables};
 use super::replica::{check_replica, replica_status};
-use super::window::{end_limit, epoch_seconds, history_begin, incremental_window, timestamp_text};
+use super::window::{
+    end_limit, epoch_seconds, history_begin, history_end, incremental_window, timestamp_text,
+};
 use crate::connect::Connector;
 use crate::error::{Error, Result};
+use crate::keyset::{DEFAULT_CHUNK_ROWS, KeySetRead};
 use crate::session::{RetryBudget, Session, Subject};
-use crate::stream::{RecordCounter, finish_stream, write_message, write_state};
+use crate::stream::{PlanColumn, RecordCounter, finish_stream, write_message, write_state};
 use crate::types::EncodeStats;
 
 /// The metadata column every record carries: the run's epoch seconds.
@@ -162,12 +165,18 @@ impl Run<'_> {
                 begin: timestamp_text(begin),
                 end: timestamp_text(end),
             })?,
+            TableAction::Deletes => (history_begin(), history_end()),
             _ => (
                 history_begin(),
                 end_limit(self.options.execution_date, self.cap),
             ),
         };
         let described = self.describe(plan, begin, end)?;
+        if plan.action == TableAction::Deletes {
+            return self
+                .deletes(plan, &described, state, out, started)
+                .map(Some);
+        }
         let names: Vec<String> = described.columns.iter().map(|c| c.name.clone()).collect();
         let new_columns: Vec<&String> = match &bookmark.columns {
             Some(stored) => names.iter().filter(|n| !stored.contains(n)).collect(),
@@ -224,6 +233,8 @@ impl Run<'_> {
             TableAction::LoadById => self.load_by_id(&mut load, state, out)?,
             TableAction::Full => self.copy_table(&mut load, CopyKind::Full, state, out)?,
             TableAction::Backfill => self.copy_table(&mut load, CopyKind::Backfill, state, out)?,
+            // Sent by `deletes` before any of this.
+            TableAction::Deletes => 0,
         };
         let seconds = finish_stream(
             out,
@@ -243,6 +254,49 @@ impl Run<'_> {
             retries,
             seconds,
         }))
+    }
+
+    /// `--load-type deletes`: the table's SCHEMA (so a target knows the
+    /// table the keys belong to), then every primary key of the query's
+    /// rows over all of history as the stream's key set. No bookmark moves.
+    fn deletes<W: Write>(
+        &mut self,
+        plan: &TablePlan<'_>,
+        described: &Described,
+        state: &State,
+        out: &mut Writer<W>,
+        started: Instant,
+    ) -> Result<TableSummary> {
+        let spec = plan.spec;
+        write_message(out, &Message::Schema(schema_message(plan, spec, described)))?;
+        let key = described
+            .columns
+            .get(described.pk)
+            .map(|c| PlanColumn::new(&c.name, c.codec.clone()));
+        let read = KeySetRead {
+            subject: Subject::Table(&spec.key),
+            stream: &plan.stream,
+            source: format!("(\n{}\n)", described.body),
+            keys: key.into_iter().collect(),
+            chunk_rows: self
+                .options
+                .sync
+                .max_rows_per_statement
+                .unwrap_or(DEFAULT_CHUNK_ROWS),
+            state_interval: self.options.sync.state_interval,
+            metrics_interval: self.options.sync.metrics_interval,
+        };
+        let keys = read.run(&mut self.session, state, out)?;
+        let seconds = started.elapsed().as_secs_f64();
+        info!(table = %spec.key, stream = %plan.stream, load = plan.action.as_str(), keys, seconds, "Table's key set sent.");
+        Ok(TableSummary {
+            table: spec.key.clone(),
+            stream: plan.stream.clone(),
+            action: plan.action,
+            records: keys,
+            retries: 0,
+            seconds,
+        })
     }
 
     /// The JSON members every record of the table ends with.
@@ -270,6 +324,6 @@ const fn copy_kind(action: TableAction) -> Option<CopyKind> {
     match action {
         TableAction::Full => Some(CopyKind::Full),
         TableAction::Backfill => Some(CopyKind::Backfill),
-        TableAction::Incremental | TableAction::LoadById => None,
+        TableAction::Incremental | TableAction::LoadById | TableAction::Deletes => None,
     }
 }
