@@ -158,6 +158,12 @@ singer_protocol::settings! {
              (off: those are soft-deleted by setting _sdc_deleted_at)."
         )
         .default_value("false"),
+        max_delete_ratio: f64 = Number(
+            "Deletes detection's guard: a complete key set (`<stream>__keys`) that would mark more than this \
+             fraction of a table's live rows deleted fails the run and deletes nothing (0 to 1; 1 turns the \
+             guard off)."
+        )
+        .default_value("0.5"),
         timestamp_type: TimestampType = String(
             "NTZ (TIMESTAMP_NTZ, UTC) or TZ (TIMESTAMP_TZ)."
         )
@@ -310,6 +316,14 @@ impl SnowflakeConfig {
                 reason: format!("max_bind_bytes must be between 1 and {MAX_BIND_BYTES}"),
             });
         }
+        if !(0.0..=1.0).contains(&self.max_delete_ratio) {
+            return Err(Error::Config {
+                reason: format!(
+                    "max_delete_ratio must be between 0 and 1, not {}",
+                    self.max_delete_ratio
+                ),
+            });
+        }
         if let Some(endpoint) = &self.endpoint {
             url::Url::parse(endpoint).map_err(|e| Error::Config {
                 reason: format!("endpoint {endpoint:?} is not a URL: {e}"),
@@ -339,6 +353,7 @@ mod tests {
         let config = SnowflakeConfig::from_defaults().expect("every declared default decodes");
         assert_eq!(config.load_method, LoadMethod::Upsert);
         assert!(!config.hard_delete);
+        assert!((config.max_delete_ratio - 0.5).abs() < f64::EPSILON);
         assert_eq!(config.timestamp_type, TimestampType::NTZ);
         assert_eq!(config.special_values, SpecialValues::Error);
         assert_eq!(config.identifier_case, IdentifierCase::Upper);

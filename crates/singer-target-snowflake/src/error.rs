@@ -150,6 +150,39 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Deletes detection's guard refused a key set: it would mark more of
+    /// the table's live rows deleted than `max_delete_ratio` allows. The
+    /// commit rolled back; nothing was deleted.
+    #[error(
+        "deletes detection for {table}: the key set of {key_set:?} (version {version}) would mark {missing} of \
+         {live} live rows deleted, more than max_delete_ratio {max_ratio} allows; nothing was deleted (if the \
+         source really lost those rows, raise max_delete_ratio, up to 1, for one run)"
+    )]
+    DeleteGuard {
+        /// The table, quoted as in SQL.
+        table: String,
+        /// The key-set stream.
+        key_set: String,
+        /// The key set's version.
+        version: u64,
+        /// Live rows whose key is not in the set.
+        missing: u64,
+        /// Live rows.
+        live: u64,
+        /// The setting.
+        max_ratio: f64,
+    },
+    /// A key set (deletes detection) whose main stream cannot take it: no
+    /// SCHEMA for it in this run, or a key column the table lacks.
+    #[error("key set {key_set:?} of stream {stream:?}: {reason}")]
+    KeySet {
+        /// The key-set stream.
+        key_set: String,
+        /// The main stream.
+        stream: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A `COPY INTO` did not load exactly what was staged.
     #[error("loading staged files into {table}: {reason}")]
     CopyMismatch {

@@ -543,6 +543,7 @@ impl<L: Loader> Driver<L> {
             changes,
             first,
             line,
+            key_set_of: singer_protocol::key_set::key_set_of(&message.schema).map(str::to_owned),
         };
         debug!(stream = %message.stream, line, columns = schema.columns.len(), first, "Configuring stream.");
         self.dirty = true;
@@ -580,6 +581,16 @@ impl<L: Loader> Driver<L> {
             // not been told of it, so there is nothing to activate.
             warn!(stream = %message.stream, line, "ACTIVATE_VERSION for a stream without a SCHEMA; ignored.");
             return Ok(());
+        }
+        if let Some(parent) = self
+            .streams
+            .get(&message.stream)
+            .and_then(|s| singer_protocol::key_set::key_set_of(&s.schema.schema))
+            .map(str::to_owned)
+        {
+            // A complete key set: the main stream's rows go first, so that
+            // what is marked deleted is judged against all of them.
+            self.write_stream(&parent)?;
         }
         self.write_stream(&message.stream)?;
         self.dirty = true;

@@ -134,6 +134,11 @@ pub struct StreamSchema {
     pub changes: Vec<(String, Decision)>,
     /// Whether this is the stream's first SCHEMA in this run.
     pub first: bool,
+    /// For a key set (deletes detection, see [`singer_protocol::key_set`]):
+    /// the stream whose keys it holds. Its `ACTIVATE_VERSION` marks the
+    /// set of that version complete, and arrives after the main stream's
+    /// rows have been written.
+    pub key_set_of: Option<String>,
     /// The input line of the SCHEMA message.
     pub line: u64,
 }

@@ -33,6 +33,7 @@ fn schema(columns: &[&str]) -> StreamSchema {
         changes: Vec::new(),
         first: true,
         line: 1,
+        key_set_of: None,
     }
 }
 

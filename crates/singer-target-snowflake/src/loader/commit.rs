@@ -36,6 +36,19 @@ pub(super) enum Pending {
         /// The soft-delete time.
         now: String,
     },
+    /// Deletes detection after a key set's activation (see `deletes`).
+    DetectDeletes {
+        /// The key-set stream.
+        key_set: String,
+        /// The main stream.
+        stream: String,
+        /// The key columns (identifiers in both tables).
+        keys: Vec<String>,
+        /// The key set's version.
+        version: u64,
+        /// The soft-delete time.
+        now: String,
+    },
 }
 
 /// Overwrite's emptying of `table` (before its first rows of the run).
@@ -254,14 +267,21 @@ impl SnowflakeLoader {
             });
         };
         debug!(stream, table = %state.table, version, "Version activation queued.");
+        let key_set_of = state.key_set_of.clone();
         // Rows after the activation go to a new staging table, applied
         // after it.
         self.open.remove(stream);
+        let now = now_literal();
+        // A key set's deletes detection goes right after its activation.
+        let detect = key_set_of
+            .map(|parent| self.detect_deletes(stream, &parent, version, &now))
+            .transpose()?;
         self.pending.push(Pending::Activate {
             stream: stream.to_owned(),
             version,
-            now: now_literal(),
+            now,
         });
+        self.pending.extend(detect);
         Ok(())
     }
 
@@ -349,6 +369,14 @@ impl SnowflakeLoader {
                     version,
                     now,
                 } => statements.push(self.activate_statement(stream, *version, now)?),
+                Pending::DetectDeletes {
+                    key_set,
+                    stream,
+                    keys,
+                    version,
+                    now,
+                } => statements
+                    .extend(self.detect_deletes_statements(key_set, stream, keys, *version, now)?),
             }
         }
         let started = Instant::now();
@@ -534,8 +562,27 @@ impl SnowflakeLoader {
                 self.connection.use_schema(schema)?;
             }
             // A failure rolls the transaction back (in `run`).
-            self.connection
-                .run(&statement.action, &statement.sql, &statement.binds, false)?;
+            let rows =
+                self.connection
+                    .run(&statement.action, &statement.sql, &statement.binds, false)?;
+            if let Some(guard) = &statement.check {
+                match guard.check(&rows) {
+                    Ok((live, missing)) => {
+                        super::deletes::log_pass(guard, live, missing, self.config.hard_delete);
+                    }
+                    Err(error) => {
+                        if let Err(rollback) = self.connection.run(
+                            "rolling back after the guard",
+                            "ROLLBACK",
+                            &[],
+                            false,
+                        ) {
+                            warn!(error = %rollback, "ROLLBACK after the deletes guard failed; the session is dropped with its transaction.");
+                        }
+                        return Err(error);
+                    }
+                }
+            }
         }
         self.connection.run("committing", "COMMIT", &[], true)?;
         Ok(())

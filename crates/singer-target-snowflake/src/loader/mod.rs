@@ -14,8 +14,9 @@
 //! in the stream's table until the MERGE/INSERT of the commit.
 //!
 //! The seams, one module each: `table` (DDL and schema evolution),
-//! `staging` (the staging tables a batch goes to) and `commit` (the
-//! transaction: overwrite, MERGE/INSERT, hard deletes, ACTIVATE_VERSION).
+//! `staging` (the staging tables a batch goes to), `commit` (the
+//! transaction: overwrite, MERGE/INSERT, hard deletes, ACTIVATE_VERSION)
+//! and `deletes` (deletes detection from a key set, with its guard).
 //! Each builds its SQL with pure functions of table names, columns, types
 //! and keys; this module holds the loader's state and the [`Loader`] impl.
 //!
@@ -27,6 +28,7 @@
 //! retry, are re-run whole by the loader itself.
 
 mod commit;
+mod deletes;
 mod staging;
 mod table;
 
@@ -77,10 +79,12 @@ struct StreamState {
     own_deleted: Option<usize>,
     /// Overwrite mode: the table was emptied in this run.
     overwritten: bool,
+    /// A key set (deletes detection): the stream whose keys it holds.
+    key_set_of: Option<String>,
 }
 
 /// One SQL statement and what it is for (the `action` of its error).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Statement {
     action: String,
     sql: String,
@@ -88,6 +92,8 @@ struct Statement {
     /// The schema that must be current (the statement names a staging
     /// table unqualified).
     schema: Option<String>,
+    /// What its answer must satisfy for the transaction to go on.
+    check: Option<deletes::Guard>,
 }
 
 impl Statement {
@@ -97,6 +103,7 @@ impl Statement {
             sql,
             binds: Vec::new(),
             schema: None,
+            check: None,
         }
     }
 }
@@ -361,7 +368,9 @@ impl Loader for SnowflakeLoader {
     /// else soft-deleted by setting `_sdc_deleted_at`. The columns it needs
     /// are added now (DDL, outside any transaction). The driver does not
     /// retry this call: with nothing staged, a transient failure re-runs it
-    /// up to `max_retries` times.
+    /// up to `max_retries` times. For a key set (deletes detection) the
+    /// pass over its main table is queued right after it, behind
+    /// `max_delete_ratio` (see the `deletes` module).
     fn activate_version(&mut self, stream: &str, version: u64) -> Result<()> {
         let had_pending = !self.pending.is_empty();
         self.retried("activating a version", |loader| {

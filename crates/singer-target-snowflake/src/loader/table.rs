@@ -281,6 +281,7 @@ impl SnowflakeLoader {
                 own_version,
                 own_deleted,
                 overwritten,
+                key_set_of: schema.key_set_of.clone(),
             },
         );
         Ok(())

@@ -296,6 +296,7 @@ fn rows_are_visible_only_after_the_state_that_covers_them() {
             changes: Vec::new(),
             first: true,
             line: 1,
+            key_set_of: None,
         })
         .unwrap();
     let count =
