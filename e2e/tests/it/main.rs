@@ -20,8 +20,10 @@
 mod airflow;
 mod crash;
 mod crash_snowflake;
+mod deletes;
 mod meltano;
 mod peers;
+mod pipe;
 mod reconcile;
 mod singer_run;
 mod venv;

@@ -4,110 +4,40 @@
 //! reconcile then finds them equal (exit 0), and finds a row removed or
 //! duplicated at the destination with its stream and key range (exit 1).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 use singer_e2e::binaries::binary;
-use singer_e2e::crash::{FULL_TABLE, INCREMENTAL_TABLE, SNOWFLAKE_SCHEMA, Source};
+use singer_e2e::crash::{INCREMENTAL_TABLE, SNOWFLAKE_SCHEMA};
+
+use crate::pipe::{Pipe, write};
 
 const ROWS: u64 = 3_000;
 
 struct Setup {
-    dir: PathBuf,
-    client: postgres::Client,
-    tap_config: PathBuf,
-    catalog: PathBuf,
+    pipe: Pipe,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = Pipe;
+
+    fn deref(&self) -> &Pipe {
+        &self.pipe
+    }
+}
+
+impl std::ops::DerefMut for Setup {
+    fn deref_mut(&mut self) -> &mut Pipe {
+        &mut self.pipe
+    }
 }
 
 impl Setup {
     fn new(name: &str) -> Self {
-        let cluster = singer_testkit::postgres().expect("throwaway PostgreSQL");
-        let (source, client) = Source::seeded(cluster, name, ROWS).expect("seeded");
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("reconcile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        let tap_config = dir.join("tap.json");
-        write(
-            &tap_config,
-            &json!({
-                "host": source.host, "port": source.port, "user": source.user,
-                "dbname": source.dbname, "sslmode": "disable",
-            }),
-        );
-        let output = Command::new(binary("tap-postgres").expect("tap"))
-            .arg("--config")
-            .arg(&tap_config)
-            .arg("--discover")
-            .output()
-            .expect("discover");
-        assert!(output.status.success());
-        let mut catalog: Value = serde_json::from_slice(&output.stdout).expect("catalog");
-        let streams = catalog["streams"].as_array_mut().expect("streams");
-        streams.retain(|s| s["table_name"] == FULL_TABLE || s["table_name"] == INCREMENTAL_TABLE);
-        for stream in streams.iter_mut() {
-            let incremental = stream["table_name"] == INCREMENTAL_TABLE;
-            for entry in stream["metadata"].as_array_mut().expect("metadata") {
-                if entry["breadcrumb"].as_array().is_some_and(Vec::is_empty) {
-                    entry["metadata"]["selected"] = true.into();
-                    if incremental {
-                        entry["metadata"]["replication-method"] = "INCREMENTAL".into();
-                        entry["metadata"]["replication-key"] = "updated_at".into();
-                    } else {
-                        entry["metadata"]["replication-method"] = "FULL_TABLE".into();
-                    }
-                }
-            }
-        }
-        let catalog_path = dir.join("catalog.json");
-        write(&catalog_path, &catalog);
         Self {
-            dir,
-            client,
-            tap_config,
-            catalog: catalog_path,
+            pipe: Pipe::new(name, ROWS, &json!({})),
         }
-    }
-
-    /// `tap-postgres | TARGET --config CONFIG` from `state`; returns the
-    /// last state the target wrote (saved to `state.json`).
-    fn load(&self, target: &str, config: &Path) -> PathBuf {
-        let state = self.dir.join("state.json");
-        let mut tap = Command::new(binary("tap-postgres").expect("tap"));
-        tap.arg("--config")
-            .arg(&self.tap_config)
-            .arg("--catalog")
-            .arg(&self.catalog);
-        if state.exists() {
-            tap.arg("--state").arg(&state);
-        }
-        let mut tap = tap
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tap");
-        let output = Command::new(binary(target).expect("target"))
-            .arg("--config")
-            .arg(config)
-            .stdin(tap.stdout.take().expect("stdout"))
-            .stderr(Stdio::piped())
-            .output()
-            .expect("target");
-        assert!(tap.wait().expect("tap").success());
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let text = String::from_utf8_lossy(&output.stdout);
-        let last = text
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .expect("a state");
-        std::fs::write(&state, last).expect("state");
-        state
     }
 
     fn reconcile(&self, target: &str, config: &Path, extra: &[&str]) -> Output {
@@ -125,10 +55,6 @@ impl Setup {
             .output()
             .expect("singer-reconcile")
     }
-}
-
-fn write(path: &Path, value: &Value) {
-    std::fs::write(path, value.to_string()).expect("write");
 }
 
 fn text(output: &Output) -> String {
