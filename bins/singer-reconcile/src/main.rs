@@ -19,6 +19,7 @@ singer-reconcile: compare PostgreSQL with what a Singer pipe loaded.
 Usage: singer-reconcile --source-config TAP.json --catalog CATALOG.json
                         --target snowflake|csv --target-config TARGET.json
                         [--state STATE.json] [--format text|json] [--ranges N] [--allow-duplicates]
+                        [--checksum COLUMN[,COLUMN...]]
 
 For each stream the catalog selects, counts the source table's rows and the destination's
 rows per range of the stream's integer key (N ranges, default 10, at most 10,000; one range for
@@ -28,6 +29,11 @@ stream, source rows, destination rows (distinct keys), difference, duplicates, a
 key range that differs. Incremental streams are compared up to their bookmark in --state (the
 state the target wrote). Rows with _sdc_deleted_at set are not counted. Destination rows beyond
 one per key are a difference unless --allow-duplicates (an append-only destination).
+
+--checksum also compares the values of these columns (repeatable; in every stream that has
+them): per range, the sum of each row's MD5-based hash of the values' canonical text, pushed down
+too (one row per key at the destination). Integers, decimals, text, booleans, dates and
+timestamps; another type is a usage error.
 
 Exit codes: 0 every stream matches; 1 a difference (or a side could not be counted);
 2 usage or configuration error.
@@ -43,6 +49,7 @@ struct Args {
     format: Option<String>,
     ranges: Option<u64>,
     allow_duplicates: bool,
+    checksum: Vec<String>,
     log_level: Option<String>,
     help: bool,
 }
@@ -60,6 +67,15 @@ fn parse() -> Result<Args, lexopt::Error> {
             Long("format") => args.format = Some(parser.value()?.string()?),
             Long("ranges") => args.ranges = Some(parser.value()?.parse()?),
             Long("allow-duplicates") => args.allow_duplicates = true,
+            Long("checksum") => args.checksum.extend(
+                parser
+                    .value()?
+                    .string()?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_owned),
+            ),
             Long("log-level") => args.log_level = Some(parser.value()?.string()?),
             Long("help") | Short('h') => args.help = true,
             _ => return Err(arg.unexpected()),
@@ -167,6 +183,7 @@ fn run(args: &Args) -> Result<Vec<StreamReport>, (u8, String)> {
     let options = Options {
         ranges: args.ranges.unwrap_or(10).clamp(1, 10_000),
         allow_duplicates: args.allow_duplicates,
+        checksum: args.checksum.clone(),
     };
     reconcile(&connector, &specs, destination.as_mut(), &options).map_err(|e| {
         let code = if e.is_usage() { 2 } else { 1 };

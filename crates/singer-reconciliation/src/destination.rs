@@ -1,13 +1,14 @@
 //! Counting at the destination: a Snowflake table (one aggregate query) or
 //! a stream's CSV files (read once).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Read};
 
 use singer_target_csv::{Compression, CsvConfig};
 use singer_target_snowflake::{SnowflakeConfig, SnowflakeLoader, fold, quote, table_for_stream};
 
+use crate::checksum::{ChecksumColumn, ValueKind, csv_value, row_hash};
 use crate::error::{Error, Result};
 use crate::source::Ranges;
 use crate::spec::{Bookmark, KeyKind, StreamSpec};
@@ -24,6 +25,10 @@ pub struct DestinationCounts {
     pub per_range: Vec<(u64, u64)>,
     /// Outside the source's key ranges.
     pub outside: (u64, u64),
+    /// Per range, the checksum of the chosen columns over one row per key
+    /// (empty: no checksum asked; `None`: not comparable, the range has
+    /// duplicates the destination cannot tell apart).
+    pub checksums: Vec<Option<u128>>,
 }
 
 /// Where a pipe loaded the streams.
@@ -34,7 +39,12 @@ pub trait Destination {
     /// # Errors
     ///
     /// [`Error::Destination`] when the destination cannot be read.
-    fn count(&mut self, spec: &StreamSpec, ranges: &Option<Ranges>) -> Result<DestinationCounts>;
+    fn count(
+        &mut self,
+        spec: &StreamSpec,
+        ranges: &Option<Ranges>,
+        checksum: &[ChecksumColumn],
+    ) -> Result<DestinationCounts>;
 }
 
 fn slots(ranges: &Option<Ranges>) -> usize {
@@ -70,7 +80,12 @@ impl SnowflakeDestination {
 }
 
 impl Destination for SnowflakeDestination {
-    fn count(&mut self, spec: &StreamSpec, ranges: &Option<Ranges>) -> Result<DestinationCounts> {
+    fn count(
+        &mut self,
+        spec: &StreamSpec,
+        ranges: &Option<Ranges>,
+        checksum: &[ChecksumColumn],
+    ) -> Result<DestinationCounts> {
         let error = |reason: String| Error::Destination {
             stream: spec.tap_stream_id.clone(),
             reason,
@@ -99,18 +114,28 @@ impl Destination for SnowflakeDestination {
             // A NULL key is no row of the source's key ranges.
             filters.push(format!("{key} IS NOT NULL"));
         }
+        let sum = if checksum.is_empty() {
+            String::new()
+        } else {
+            let text = crate::checksum::snowflake_row_text(checksum, |c| self.column(c));
+            // An exact NUMBER sum (the double would sum integers as floats).
+            format!(
+                ", SUM(CAST({} AS NUMBER(38, 0)))",
+                crate::checksum::snowflake_hash(&text)
+            )
+        };
         let (select, group) = match (spec.key_kind, &key, ranges) {
             (KeyKind::Integer, Some(key), Some(r)) => (
                 format!(
-                    "FLOOR(({key} - {}) / {}) AS R, COUNT(*), COUNT(DISTINCT {key})",
+                    "FLOOR(({key} - {}) / {}) AS R, COUNT(*), COUNT(DISTINCT {key}){sum}",
                     r.min, r.width
                 ),
                 " GROUP BY 1",
             ),
             (KeyKind::Integer | KeyKind::Other, Some(key), _) => {
-                (format!("0 AS R, COUNT(*), COUNT(DISTINCT {key})"), "")
+                (format!("0 AS R, COUNT(*), COUNT(DISTINCT {key}){sum}"), "")
             }
-            _ => ("0 AS R, COUNT(*), COUNT(*)".to_owned(), ""),
+            _ => (format!("0 AS R, COUNT(*), COUNT(*){sum}"), ""),
         };
         let query = |filters: &[String]| {
             let filter = if filters.is_empty() {
@@ -156,6 +181,11 @@ impl Destination for SnowflakeDestination {
         let mut counts = DestinationCounts {
             per_range: vec![(0, 0); slots(ranges)],
             outside: (0, 0),
+            checksums: if checksum.is_empty() {
+                Vec::new()
+            } else {
+                vec![Some(0); slots(ranges)]
+            },
         };
         let number = |cell: Option<&Option<String>>| -> f64 {
             cell.and_then(Option::as_deref)
@@ -176,13 +206,23 @@ impl Destination for SnowflakeDestination {
             let in_range = ranges.map_or(Some(0), |r| {
                 u64::try_from(index).ok().filter(|i| *i < r.count)
             });
-            let slot = match in_range.and_then(|i| usize::try_from(i).ok()) {
+            let index = in_range.and_then(|i| usize::try_from(i).ok());
+            let slot = match index {
                 Some(i) => counts.per_range.get_mut(i),
                 None => Some(&mut counts.outside),
             };
             if let Some(slot) = slot {
                 slot.0 += n;
                 slot.1 += distinct;
+            }
+            if let Some(sum) = index.and_then(|i| counts.checksums.get_mut(i)) {
+                let cell = row.get(3).and_then(Option::as_deref).unwrap_or("0");
+                let value = cell.split('.').next().and_then(|d| d.parse::<u128>().ok());
+                // Duplicates are summed too: not comparable.
+                *sum = match (*sum, value) {
+                    (Some(a), Some(b)) if n == distinct => Some(a.wrapping_add(b)),
+                    _ => None,
+                };
             }
         }
         Ok(counts)
@@ -205,7 +245,12 @@ impl CsvDestination {
 }
 
 impl Destination for CsvDestination {
-    fn count(&mut self, spec: &StreamSpec, ranges: &Option<Ranges>) -> Result<DestinationCounts> {
+    fn count(
+        &mut self,
+        spec: &StreamSpec,
+        ranges: &Option<Ranges>,
+        checksum: &[ChecksumColumn],
+    ) -> Result<DestinationCounts> {
         let error = |reason: String| Error::Destination {
             stream: spec.tap_stream_id.clone(),
             reason,
@@ -217,9 +262,13 @@ impl Destination for CsvDestination {
         let slots = slots(ranges);
         let mut rows = vec![0_u64; slots];
         let mut outside_rows = 0;
-        let mut int_keys: Vec<HashSet<i64>> = vec![HashSet::new(); slots];
+        // Each key's row hash (the last row of a key wins, as files are
+        // read in the order they were written); 0 without a checksum.
+        let mut int_keys: Vec<HashMap<i64, u64>> = vec![HashMap::new(); slots];
         let mut outside_keys: HashSet<String> = HashSet::new();
-        let mut text_keys: HashSet<String> = HashSet::new();
+        let mut text_keys: HashMap<String, u64> = HashMap::new();
+        let mut keyless_sum = 0_u128;
+        let mut buffer = String::new();
         for path in files {
             let file = File::open(&path).map_err(|e| error(format!("{}: {e}", path.display())))?;
             let reader: Box<dyn Read> = if self.config.compression == Compression::Gzip {
@@ -239,6 +288,10 @@ impl Destination for CsvDestination {
             let key = spec.key.first().and_then(|k| position(k));
             let deleted = position(DELETED_AT);
             let rk = spec.replication_key.as_deref().and_then(position);
+            let sums: Vec<(Option<usize>, ValueKind)> = checksum
+                .iter()
+                .map(|c| (position(&c.name), c.kind))
+                .collect();
             for record in csv.records() {
                 let record = record.map_err(|e| error(format!("{}: {e}", path.display())))?;
                 let present = |i: Option<usize>| {
@@ -256,6 +309,15 @@ impl Destination for CsvDestination {
                         continue;
                     }
                 }
+                let hash = if sums.is_empty() {
+                    0
+                } else {
+                    row_hash(
+                        sums.iter()
+                            .map(|&(i, kind)| csv_value(kind, i.and_then(|i| record.get(i)), null)),
+                        &mut buffer,
+                    )
+                };
                 match (spec.key_kind, present(key)) {
                     (KeyKind::Integer, Some(text)) => {
                         let parsed = text.parse::<i64>().ok();
@@ -267,7 +329,7 @@ impl Destination for CsvDestination {
                                             *n += 1;
                                         }
                                         if let Some(set) = int_keys.get_mut(i) {
-                                            set.insert(k);
+                                            set.insert(k, hash);
                                         }
                                     }
                                     None => {
@@ -288,12 +350,13 @@ impl Destination for CsvDestination {
                         if let Some(n) = rows.first_mut() {
                             *n += 1;
                         }
-                        text_keys.insert(text.to_owned());
+                        text_keys.insert(text.to_owned(), hash);
                     }
                     _ => {
                         if let Some(n) = rows.first_mut() {
                             *n += 1;
                         }
+                        keyless_sum = keyless_sum.wrapping_add(u128::from(hash));
                     }
                 }
             }
@@ -311,9 +374,28 @@ impl Destination for CsvDestination {
                 (n, distinct)
             })
             .collect();
+        let sum = |hashes: &mut dyn Iterator<Item = u64>| -> u128 {
+            hashes.map(u128::from).fold(0, u128::wrapping_add)
+        };
+        let checksums = if checksum.is_empty() {
+            Vec::new()
+        } else {
+            (0..slots)
+                .map(|i| {
+                    Some(match spec.key_kind {
+                        KeyKind::Integer if ranges.is_some() => int_keys
+                            .get(i)
+                            .map_or(0, |keys| sum(&mut keys.values().copied())),
+                        KeyKind::Integer | KeyKind::Other => sum(&mut text_keys.values().copied()),
+                        KeyKind::None => keyless_sum,
+                    })
+                })
+                .collect()
+        };
         Ok(DestinationCounts {
             per_range,
             outside: (outside_rows, outside_keys.len() as u64),
+            checksums,
         })
     }
 }

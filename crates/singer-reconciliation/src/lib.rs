@@ -19,6 +19,8 @@
 //!   after a load, or on a quiet source.
 //! * **Live rows.** Where the destination tracks deletes (a
 //!   `_sdc_deleted_at` column), rows with a deletion time are not counted.
+//! * **Checksums** (optional) of chosen columns per range, over one row
+//!   per key: see [`ValueKind`] and the `checksum` module's docs.
 //! * **Duplicates.** The destination's count is of distinct keys; rows
 //!   beyond that are duplicates and a difference too, unless
 //!   `allow_duplicates` (an append-only destination keeps every version of
@@ -26,12 +28,14 @@
 
 #![warn(missing_docs)]
 
+mod checksum;
 mod destination;
 mod error;
 mod report;
 mod source;
 mod spec;
 
+pub use checksum::{ChecksumColumn, ValueKind};
 pub use destination::{CsvDestination, Destination, DestinationCounts, SnowflakeDestination};
 pub use error::{Error, Result};
 pub use report::{RangeCount, StreamReport};
@@ -47,6 +51,9 @@ pub struct Options {
     pub ranges: u64,
     /// Whether destination duplicates are tolerated (not a difference).
     pub allow_duplicates: bool,
+    /// Columns whose values are compared by checksum per range, in every
+    /// stream that has them (see [`ValueKind`] for the types it holds).
+    pub checksum: Vec<String>,
 }
 
 impl Default for Options {
@@ -54,6 +61,7 @@ impl Default for Options {
         Self {
             ranges: 10,
             allow_duplicates: false,
+            checksum: Vec::new(),
         }
     }
 }
@@ -74,11 +82,21 @@ pub fn reconcile(
         stream: String::new(),
         reason: singer_protocol::ErrorChain(&e).to_string(),
     })?;
+    if let Some(unknown) = options
+        .checksum
+        .iter()
+        .find(|name| !specs.iter().any(|s| s.column_types.contains_key(*name)))
+    {
+        return Err(Error::Usage {
+            reason: format!("--checksum {unknown:?}: no selected stream has that column"),
+        });
+    }
     let mut reports = Vec::new();
     for spec in specs {
-        let source = source::count(&mut client, spec, options.ranges)?;
-        let dest = destination.count(spec, &source.ranges)?;
-        reports.push(report::compare(spec, &source, &dest, options));
+        let checksum = spec.checksum_columns(&options.checksum)?;
+        let source = source::count(&mut client, spec, options.ranges, &checksum)?;
+        let dest = destination.count(spec, &source.ranges, &checksum)?;
+        reports.push(report::compare(spec, &source, &dest, &checksum, options));
     }
     Ok(reports)
 }

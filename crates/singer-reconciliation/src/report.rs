@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::Options;
+use crate::checksum::ChecksumColumn;
 use crate::destination::DestinationCounts;
 use crate::source::SourceCounts;
 use crate::spec::StreamSpec;
@@ -21,6 +22,9 @@ pub struct RangeCount {
     pub destination_rows: u64,
     /// Destination rows beyond one per key.
     pub duplicates: u64,
+    /// Whether the chosen columns' checksums agree (`None`: no checksum,
+    /// or not comparable because of duplicates).
+    pub checksum_matches: Option<bool>,
 }
 
 /// One stream's result.
@@ -42,6 +46,8 @@ pub struct StreamReport {
     pub first_difference: Option<RangeCount>,
     /// The bookmark the comparison stopped at, if any.
     pub bookmark: Option<String>,
+    /// The columns compared by checksum (empty: none).
+    pub checksum: Vec<String>,
     /// Whether the stream matches.
     pub matches: bool,
 }
@@ -54,6 +60,7 @@ pub(crate) fn compare(
     spec: &StreamSpec,
     source: &SourceCounts,
     dest: &DestinationCounts,
+    checksum: &[ChecksumColumn],
     options: &Options,
 ) -> StreamReport {
     let mut ranges: Vec<RangeCount> = source
@@ -62,11 +69,16 @@ pub(crate) fn compare(
         .enumerate()
         .map(|(i, &source_rows)| {
             let (rows, distinct) = dest.per_range.get(i).copied().unwrap_or((0, 0));
+            let checksum_matches = match (source.checksums.get(i), dest.checksums.get(i)) {
+                (Some(ours), Some(Some(theirs))) => Some(ours == theirs),
+                _ => None,
+            };
             RangeCount {
                 range: source.ranges.map(|r| r.bounds(i as u64)),
                 source_rows,
                 destination_rows: distinct,
                 duplicates: rows.saturating_sub(distinct),
+                checksum_matches,
             }
         })
         .collect();
@@ -76,10 +88,13 @@ pub(crate) fn compare(
             source_rows: 0,
             destination_rows: dest.outside.1,
             duplicates: dest.outside.0.saturating_sub(dest.outside.1),
+            checksum_matches: None,
         });
     }
     let differs = |r: &RangeCount| {
-        r.source_rows != r.destination_rows || (!options.allow_duplicates && r.duplicates > 0)
+        r.source_rows != r.destination_rows
+            || (!options.allow_duplicates && r.duplicates > 0)
+            || r.checksum_matches == Some(false)
     };
     let source_rows: u64 = ranges.iter().map(|r| r.source_rows).sum();
     let destination_rows: u64 = ranges.iter().map(|r| r.destination_rows).sum();
@@ -94,6 +109,7 @@ pub(crate) fn compare(
         destination_rows,
         difference: signed(destination_rows) - signed(source_rows),
         duplicates,
+        checksum: checksum.iter().map(|c| c.name.clone()).collect(),
         matches: first_difference.is_none(),
         first_difference,
         bookmark: spec.bookmark.as_ref().map(|b| match b {
@@ -139,8 +155,12 @@ impl StreamReport {
                             format!(" (+{} duplicates)", range.duplicates)
                         } else {
                             String::new()
-                        }
-                    )
+                        },
+                    ) + if range.checksum_matches == Some(false) {
+                        ", checksum differs"
+                    } else {
+                        ""
+                    }
                 }
             };
             let _ = writeln!(

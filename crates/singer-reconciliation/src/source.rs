@@ -3,6 +3,7 @@
 use postgres::Client;
 use postgres::types::ToSql;
 
+use crate::checksum::ChecksumColumn;
 use crate::error::{Error, Result};
 use crate::spec::{Bookmark, KeyKind, StreamSpec};
 
@@ -44,6 +45,32 @@ impl Ranges {
 pub(crate) struct SourceCounts {
     pub(crate) ranges: Option<Ranges>,
     pub(crate) counts: Vec<u64>,
+    /// Per range, the checksum of the chosen columns (empty: none asked).
+    pub(crate) checksums: Vec<u128>,
+}
+
+/// `, sum(<row hash>)::text` for the chosen columns, or nothing.
+fn checksum_select(checksum: &[ChecksumColumn]) -> String {
+    if checksum.is_empty() {
+        return String::new();
+    }
+    let text = crate::checksum::postgres_row_text(checksum, quote_ident);
+    format!(
+        ", coalesce(sum({}), 0)::text",
+        crate::checksum::postgres_hash(&text)
+    )
+}
+
+/// A checksum cell (`None` when no checksum was asked).
+fn checksum_cell(
+    row: &postgres::Row,
+    index: usize,
+) -> std::result::Result<Option<u128>, postgres::Error> {
+    let text: Option<String> = match row.columns().get(index) {
+        Some(_) => row.try_get(index)?,
+        None => return Ok(None),
+    };
+    Ok(text.and_then(|t| t.parse::<u128>().ok()))
 }
 
 pub(crate) fn quote_ident(name: &str) -> String {
@@ -51,7 +78,12 @@ pub(crate) fn quote_ident(name: &str) -> String {
 }
 
 /// Counts `spec`'s rows at the source.
-pub(crate) fn count(client: &mut Client, spec: &StreamSpec, ranges: u64) -> Result<SourceCounts> {
+pub(crate) fn count(
+    client: &mut Client,
+    spec: &StreamSpec,
+    ranges: u64,
+    checksum: &[ChecksumColumn],
+) -> Result<SourceCounts> {
     let error = |e: postgres::Error| Error::Source {
         stream: spec.tap_stream_id.clone(),
         reason: singer_protocol::ErrorChain(&e).to_string(),
@@ -64,7 +96,7 @@ pub(crate) fn count(client: &mut Client, spec: &StreamSpec, ranges: u64) -> Resu
         .read_only(true)
         .start()
         .map_err(error)?;
-    let counts = count_in(&mut tx, spec, ranges)?;
+    let counts = count_in(&mut tx, spec, ranges, checksum)?;
     tx.commit().map_err(error)?;
     Ok(counts)
 }
@@ -84,6 +116,7 @@ fn count_in(
     client: &mut postgres::Transaction<'_>,
     spec: &StreamSpec,
     ranges: u64,
+    checksum: &[ChecksumColumn],
 ) -> Result<SourceCounts> {
     let error = |e: postgres::Error| Error::Source {
         stream: spec.tap_stream_id.clone(),
@@ -136,6 +169,11 @@ fn count_in(
                 return Ok(SourceCounts {
                     ranges: None,
                     counts: vec![0],
+                    checksums: if checksum.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![0]
+                    },
                 });
             };
             let span = i128::from(max) - i128::from(min) + 1;
@@ -144,31 +182,54 @@ fn count_in(
             let count =
                 u64::try_from((span + i128::from(width) - 1) / i128::from(width)).unwrap_or(1);
             let ranges = Ranges { min, width, count };
-            let mut counts = vec![0; usize::try_from(count).unwrap_or(0)];
+            let slots = usize::try_from(count).unwrap_or(0);
+            let mut counts = vec![0; slots];
+            let mut checksums = if checksum.is_empty() {
+                Vec::new()
+            } else {
+                vec![0_u128; slots]
+            };
             // The bounds are numbers this process computed, not input.
             let sql = format!(
-                "SELECT (({key}::int8 - {min}) / {width})::int8 AS r, count(*) FROM {table}{filter} GROUP BY 1"
+                "SELECT (({key}::int8 - {min}) / {width})::int8 AS r, count(*){} FROM {table}{filter} GROUP BY 1",
+                checksum_select(checksum)
             );
             for row in client.query(&sql, &params).map_err(error)? {
                 let index: i64 = row.try_get(0).map_err(error)?;
                 let n: i64 = row.try_get(1).map_err(error)?;
-                if let Some(slot) = usize::try_from(index).ok().and_then(|i| counts.get_mut(i)) {
+                let Some(i) = usize::try_from(index).ok() else {
+                    continue;
+                };
+                if let Some(slot) = counts.get_mut(i) {
                     *slot += u64::try_from(n).unwrap_or(0);
+                }
+                if let (Some(slot), Some(sum)) =
+                    (checksums.get_mut(i), checksum_cell(&row, 2).map_err(error)?)
+                {
+                    *slot = slot.wrapping_add(sum);
                 }
             }
             Ok(SourceCounts {
                 ranges: Some(ranges),
                 counts,
+                checksums,
             })
         }
         _ => {
             let row = client
-                .query_one(&format!("SELECT count(*) FROM {table}{filter}"), &params)
+                .query_one(
+                    &format!(
+                        "SELECT count(*){} FROM {table}{filter}",
+                        checksum_select(checksum)
+                    ),
+                    &params,
+                )
                 .map_err(error)?;
             let n: i64 = row.try_get(0).map_err(error)?;
             Ok(SourceCounts {
                 ranges: None,
                 counts: vec![u64::try_from(n).unwrap_or(0)],
+                checksums: checksum_cell(&row, 1).map_err(error)?.into_iter().collect(),
             })
         }
     }

@@ -1,10 +1,13 @@
 //! What to compare for each selected stream: its table, key, replication
 //! key and bookmark, from the catalog and the state.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 use singer_protocol::{Catalog, CatalogEntry, ReplicationMethod};
 use singer_state::State;
 
+use crate::checksum::{ChecksumColumn, ValueKind};
 use crate::error::{Error, Result};
 
 /// How a stream's key splits into ranges.
@@ -50,6 +53,36 @@ pub struct StreamSpec {
     pub replication_key_type: Option<String>,
     /// The bookmark.
     pub bookmark: Option<Bookmark>,
+    /// Each property's PostgreSQL type (`sql-datatype`), where the catalog
+    /// names one.
+    pub column_types: BTreeMap<String, String>,
+}
+
+impl StreamSpec {
+    /// The stream's columns among `names`, for a checksum.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Usage`] naming a column whose type no checksum holds.
+    pub fn checksum_columns(&self, names: &[String]) -> Result<Vec<ChecksumColumn>> {
+        names
+            .iter()
+            .filter_map(|name| self.column_types.get(name).map(|ty| (name, ty)))
+            .map(|(name, ty)| {
+                let kind = ValueKind::from_sql_datatype(ty).ok_or_else(|| Error::Usage {
+                    reason: format!(
+                        "stream {:?}: column {name:?} is {ty}, which a checksum cannot compare \
+                         (integers, decimals, text, booleans, dates and timestamps can)",
+                        self.tap_stream_id
+                    ),
+                })?;
+                Ok(ChecksumColumn {
+                    name: name.clone(),
+                    kind,
+                })
+            })
+            .collect()
+    }
 }
 
 const INTEGER_TYPES: [&str; 3] = ["smallint", "integer", "bigint"];
@@ -137,5 +170,13 @@ fn spec(entry: &CatalogEntry, state: Option<&State>) -> Result<StreamSpec> {
         key,
         key_kind,
         bookmark,
+        column_types: entry
+            .schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, _)| sql_type(name).map(|ty| (name.clone(), ty)))
+            .collect(),
     })
 }

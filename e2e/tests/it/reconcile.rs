@@ -57,6 +57,43 @@ impl Setup {
     }
 }
 
+/// The stream's CSV files under `out`.
+fn csv_files(out: &Path, stream: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(out)
+        .expect("out")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(stream) && n.ends_with(".csv"))
+        })
+        .collect()
+}
+
+/// PostgreSQL's `md5(text)`, as the crash tables' payloads are.
+fn md5_hex(text: &str) -> String {
+    let output = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("md5sum");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .expect("digest")
+        .to_owned()
+}
+
 fn text(output: &Output) -> String {
     format!(
         "{}{}",
@@ -125,6 +162,53 @@ fn reconcile_finds_a_csv_destination_equal_then_a_removed_and_a_duplicated_row()
         )
         .contains("duplicates")
     );
+
+    // Checksums of the values agree (NULLs, quotes, commas, timestamps),
+    // one row per key; a changed value is found with its range.
+    let checksum = [
+        "--allow-duplicates",
+        "--checksum",
+        "payload,note",
+        "--checksum",
+        "updated_at",
+    ];
+    let agree = setup.reconcile("csv", &config, &checksum);
+    assert_eq!(agree.status.code(), Some(0), "{}", text(&agree));
+    let mut changed = false;
+    for path in csv_files(&out, "public-crash_full") {
+        let content = std::fs::read_to_string(&path).expect("csv");
+        if content.lines().any(|l| l.starts_with("1700,")) {
+            let edited: Vec<String> = content
+                .lines()
+                .map(|l| {
+                    if l.starts_with("1700,") {
+                        l.replace(&md5_hex("1700"), &md5_hex("other"))
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect();
+            std::fs::write(&path, edited.join("\n") + "\n").expect("rewrite");
+            changed = true;
+        }
+    }
+    assert!(changed, "row 1700 found in the CSV files");
+    let differs = setup.reconcile("csv", &config, &checksum);
+    assert_eq!(differs.status.code(), Some(1), "{}", text(&differs));
+    let full_line = line(
+        &String::from_utf8_lossy(&differs.stdout),
+        "public-crash_full",
+    )
+    .to_owned();
+    assert!(full_line.contains("checksum differs"), "{full_line}");
+    assert!(full_line.contains("id 1501..=1800"), "{full_line}");
+    // Counts alone still match.
+    let counts_only = setup.reconcile("csv", &config, &["--allow-duplicates"]);
+    assert_eq!(counts_only.status.code(), Some(0), "{}", text(&counts_only));
+    // A column no stream has, or of a type a checksum cannot compare, is a
+    // usage error.
+    let unknown = setup.reconcile("csv", &config, &["--checksum", "nosuch"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
 
     // Remove the row with id 1500 from the FULL_TABLE files.
     let mut removed = false;
@@ -209,6 +293,23 @@ fn reconcile_counts_in_snowflake_and_reports_a_deleted_and_a_duplicated_row() {
         serde_json::from_value(config_value).expect("config");
     let mut loader = singer_target_snowflake::SnowflakeLoader::new(&sf_config).expect("loader");
     let full = format!("\"{SNOWFLAKE_SCHEMA}\".\"CRASH_FULL\"");
+    let checksum = ["--checksum", "payload,note,updated_at"];
+    let agree = setup.reconcile("snowflake", &config, &checksum);
+    assert_eq!(agree.status.code(), Some(0), "{}", text(&agree));
+    loader
+        .query_text(&format!(
+            "UPDATE {full} SET \"NOTE\" = 'edited' WHERE \"ID\" = 2600"
+        ))
+        .expect("update");
+    let edited = setup.reconcile("snowflake", &config, &checksum);
+    assert_eq!(edited.status.code(), Some(1), "{}", text(&edited));
+    let edited_line = line(
+        &String::from_utf8_lossy(&edited.stdout),
+        "public-crash_full",
+    )
+    .to_owned();
+    assert!(edited_line.contains("id 2401..=2700"), "{edited_line}");
+    assert!(edited_line.contains("checksum differs"), "{edited_line}");
     loader
         .query_text(&format!("DELETE FROM {full} WHERE \"ID\" = 2222"))
         .expect("delete");
