@@ -121,6 +121,15 @@ fn deletes_detection_soft_deletes_revives_and_the_guard_refuses_a_mass_delete() 
         ("back".to_owned(), false),
         "re-inserted: live again"
     );
+    // Reconcile counts live rows: source and destination agree again.
+    let reconciled = pipe.reconcile("snowflake", &config, &["--checksum", "payload"]);
+    assert_eq!(
+        reconciled.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&reconciled.stdout),
+        stderr(&reconciled)
+    );
 
     // A mass delete at the source: the guard (0.5 by default) refuses it,
     // the run fails and the table is left as it was.

@@ -118,6 +118,24 @@ impl Pipe {
         output
     }
 
+    /// `singer-reconcile` of the pipe's catalog against `target` with
+    /// `config`, from the saved state.
+    pub fn reconcile(&self, target: &str, config: &Path, extra: &[&str]) -> Output {
+        Command::new(binary("singer-reconcile").expect("singer-reconcile"))
+            .arg("--source-config")
+            .arg(&self.tap_config)
+            .arg("--catalog")
+            .arg(&self.catalog)
+            .args(["--target", target])
+            .arg("--target-config")
+            .arg(config)
+            .arg("--state")
+            .arg(self.state())
+            .args(extra)
+            .output()
+            .expect("singer-reconcile")
+    }
+
     /// [`Pipe::run`], which must succeed; returns the state file.
     pub fn load(&self, target: &str, config: &Path) -> PathBuf {
         let output = self.run(target, config);

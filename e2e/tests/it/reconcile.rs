@@ -39,22 +39,6 @@ impl Setup {
             pipe: Pipe::new(name, ROWS, &json!({})),
         }
     }
-
-    fn reconcile(&self, target: &str, config: &Path, extra: &[&str]) -> Output {
-        Command::new(binary("singer-reconcile").expect("singer-reconcile"))
-            .arg("--source-config")
-            .arg(&self.tap_config)
-            .arg("--catalog")
-            .arg(&self.catalog)
-            .args(["--target", target])
-            .arg("--target-config")
-            .arg(config)
-            .arg("--state")
-            .arg(self.dir.join("state.json"))
-            .args(extra)
-            .output()
-            .expect("singer-reconcile")
-    }
 }
 
 /// The stream's CSV files under `out`.
