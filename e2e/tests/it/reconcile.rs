@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-use singer_e2e::binaries::binary;
 use singer_e2e::crash::{INCREMENTAL_TABLE, SNOWFLAKE_SCHEMA};
 
 use crate::pipe::{Pipe, write};
