@@ -157,6 +157,17 @@ singer_protocol::settings! {
              shared snapshot, so that no statement runs for hours (statement_timeout, a replica's \
              recovery conflicts); also with parallelism 1."
         ),
+        replication_slot_name: Option<String> = String(
+            "LOG_BASED: the logical replication slot (pgoutput), created when missing; default \
+             pipelinewise_<dbname>[_<tap_id>]."
+        ),
+        publication_name: Option<String> = String(
+            "LOG_BASED: the publication of the selected tables, created (or extended) when missing, \
+             before the slot; default as the slot's name."
+        ),
+        tap_id: Option<String> = String(
+            "pipelinewise's tap id: part of the default slot and publication names."
+        ),
         internal_projects_file: Option<PathBuf> = String(
             "Manifest mode: CSV file (project_path,project_id) behind {INTERNAL_PROJECT_IDS}, \
              {INTERNAL_PROJECT_PATHS} and {INTERNAL_PATHS}."

@@ -86,6 +86,16 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// LOG_BASED cannot run: a server setting, a privilege, a table
+    /// without replica identity, a lost slot (the message says what to do).
+    #[error("LOG_BASED: {reason}")]
+    LogBased {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A pgoutput message that does not decode.
+    #[error("LOG_BASED: decoding the change stream")]
+    Decode(#[source] crate::logical::DecodeError),
     /// A catalog error from the protocol crate.
     #[error(transparent)]
     Catalog(Box<singer_protocol::Error>),

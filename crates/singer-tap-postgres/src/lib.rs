@@ -32,6 +32,7 @@ mod discovery;
 mod error;
 mod ident;
 mod keyset;
+mod logical;
 pub mod manifest;
 mod parallel;
 mod session;
@@ -43,7 +44,8 @@ pub use config::{ABOUT, SettingError, SslMode, TapConfig};
 pub use connect::Connector;
 pub use discovery::DiscoveryError;
 pub use error::{Error, Result};
-pub use sync::{StreamSummary, SyncOptions, sync};
+pub use logical::DecodeError;
+pub use sync::{LogicalOptions, StreamSummary, SyncOptions, sync};
 pub use types::{EncodeError, NumberSpecialPolicy, SpecialValue, SpecialValuePolicy, ValuePolicy};
 
 use singer_protocol::Catalog;
@@ -91,6 +93,11 @@ impl SyncOptions {
             parallelism: usize::try_from(config.parallelism.max(1)).unwrap_or(1),
             parallel_min_rows: config.parallel_min_rows,
             max_rows_per_statement: config.max_rows_per_statement.filter(|n| *n > 0),
+            logical: LogicalOptions {
+                slot: config.replication_slot_name.clone(),
+                publication: config.publication_name.clone(),
+                tap_id: config.tap_id.clone(),
+            },
         })
     }
 }

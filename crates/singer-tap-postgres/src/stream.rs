@@ -261,7 +261,7 @@ pub(crate) fn json_to_text(raw: &[u8]) -> String {
 }
 
 /// The raw binary bytes of one column value, whatever its type.
-struct RawColumn<'a>(&'a [u8]);
+pub(crate) struct RawColumn<'a>(pub(crate) &'a [u8]);
 
 impl<'a> FromSql<'a> for RawColumn<'a> {
     fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {

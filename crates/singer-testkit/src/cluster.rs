@@ -77,7 +77,8 @@ pub fn postgres() -> Result<&'static Cluster, Error> {
 /// A running throwaway PostgreSQL cluster.
 ///
 /// It listens on `127.0.0.1` on a free port, trusts every local connection
-/// and runs with durability switched off (`fsync=off`), so it is fast and
+/// and runs with durability switched off (`fsync=off`) and `wal_level =
+/// logical` (for LOG_BASED tests), so it is fast and
 /// must never hold anything worth keeping. Get the shared one with
 /// [`postgres()`].
 pub struct Cluster {
@@ -132,8 +133,9 @@ impl Cluster {
             let port = free_port()?;
             let options = format!(
                 "-p {port} -c listen_addresses={HOST} -c unix_socket_directories={} \
-                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-                 -c max_connections=200",
+                 -c fsync=off -c full_page_writes=off \
+                 -c max_connections=200 -c wal_level=logical -c max_replication_slots=64 \
+                 -c max_wal_senders=16",
                 sh_quote(&dir.to_string_lossy())
             );
             let started = runner.run(

@@ -25,6 +25,7 @@
 //!   conflict) reconnects and resumes the stream from the last row emitted,
 //!   up to `max_retries` times.
 
+mod log_based;
 mod parallel;
 mod plan;
 mod read;
@@ -86,6 +87,20 @@ pub struct SyncOptions {
     /// rows (estimated), so that no statement reads more (also with
     /// `parallelism` 1).
     pub max_rows_per_statement: Option<u64>,
+    /// LOG_BASED's slot and publication.
+    pub logical: LogicalOptions,
+}
+
+/// The names LOG_BASED uses (pipelinewise's defaults when unset).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogicalOptions {
+    /// The replication slot (`replication_slot_name`); default
+    /// `pipelinewise_<dbname>[_<tap_id>]`.
+    pub slot: Option<String>,
+    /// The publication (`publication_name`); default as the slot's.
+    pub publication: Option<String>,
+    /// pipelinewise's `tap_id`, part of the default names.
+    pub tap_id: Option<String>,
 }
 
 impl Default for SyncOptions {
@@ -101,6 +116,7 @@ impl Default for SyncOptions {
             parallelism: 1,
             parallel_min_rows: 100_000,
             max_rows_per_statement: None,
+            logical: LogicalOptions::default(),
         }
     }
 }
@@ -167,10 +183,16 @@ pub fn sync<W: Write>(
     };
     let tables = discover(session.client(), &filter, options.policy)
         .map_err(|source| Error::Discovery { source })?;
-    let plans = selected
-        .into_iter()
-        .map(|entry| StreamPlan::new(entry, &tables, options))
-        .collect::<Result<Vec<_>>>()?;
+    let mut plans = Vec::new();
+    let mut log_streams = Vec::new();
+    for entry in selected {
+        let plan = StreamPlan::new(entry, &tables, options)?;
+        if plan.method == ReplicationMethod::LogBased {
+            log_streams.push(log_based::LogStream { entry, plan });
+        } else {
+            plans.push(plan);
+        }
+    }
     let resuming_split = plans.iter().any(|plan| {
         state
             .bookmark(&plan.tap_stream_id)
@@ -178,12 +200,11 @@ pub fn sync<W: Write>(
     });
     let parallel =
         options.parallelism > 1 || options.max_rows_per_statement.is_some() || resuming_split;
-    let summaries = if parallel {
+    let mut summaries = if plans.is_empty() {
+        Vec::new()
+    } else if parallel {
         drop(session);
         let summaries = parallel::sync_parallel(connector, &plans, &mut state, options, out)?;
-        if plans.iter().all(|plan| plan.detect_deletes.is_none()) {
-            return Ok(summaries);
-        }
         session = Session::connect(connector, options.retry_policy())?;
         summaries
     } else {
@@ -196,9 +217,21 @@ pub fn sync<W: Write>(
         write_state(out, &state)?;
         summaries
     };
+    if !log_streams.is_empty() {
+        summaries.extend(log_based::sync_log_based(
+            connector,
+            &mut log_streams,
+            &mut state,
+            options,
+            out,
+        )?);
+        state.set_currently_syncing(None);
+        write_state(out, &state)?;
+    }
     // Deletes detection: each key set is read after every stream's rows
     // (any snapshot after a stream's read holds all its live keys).
-    for read in plans.iter().filter_map(|plan| plan.key_set(options)) {
+    let all_plans = plans.iter().chain(log_streams.iter().map(|s| &s.plan));
+    for read in all_plans.filter_map(|plan| plan.key_set(options)) {
         read.run(&mut session, &state, out)?;
     }
     Ok(summaries)

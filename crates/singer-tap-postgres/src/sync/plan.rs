@@ -18,6 +18,9 @@ use crate::stream::PlanColumn;
 pub(super) struct StreamPlan {
     pub(super) tap_stream_id: String,
     pub(super) stream: String,
+    /// The table's schema and name.
+    pub(super) schema_name: String,
+    pub(super) table_name: String,
     pub(super) qualified_table: String,
     pub(super) columns: Vec<PlanColumn>,
     pub(super) key_properties: Vec<String>,
@@ -60,11 +63,6 @@ impl StreamPlan {
             .map_err(|e| Error::Catalog(Box::new(e)))?
             .or(options.default_method)
             .unwrap_or(ReplicationMethod::FullTable);
-        if method == ReplicationMethod::LogBased {
-            return Err(stream_error(
-                "LOG_BASED replication is not supported yet".to_owned(),
-            ));
-        }
         let replication_key = entry
             .replication_key()
             .map_err(|e| Error::Catalog(Box::new(e)))?
@@ -81,7 +79,10 @@ impl StreamPlan {
             let automatic = info.primary_key.contains(&column.name)
                 || key_properties.contains(&column.name)
                 || replication_key.as_deref() == Some(column.name.as_str());
-            let in_catalog = catalog_properties.is_none_or(|p| p.contains_key(&column.name));
+            // LOG_BASED follows the table's shape: a column added after the
+            // catalog was made is sent too (the change stream carries it).
+            let in_catalog = method == ReplicationMethod::LogBased
+                || catalog_properties.is_none_or(|p| p.contains_key(&column.name));
             if automatic || (in_catalog && entry.is_property_selected(&column.name)) {
                 columns.push(PlanColumn::new(&column.name, column.codec.clone()));
             }
@@ -147,15 +148,20 @@ impl StreamPlan {
         Ok(Self {
             tap_stream_id: entry.tap_stream_id.clone(),
             stream: entry.stream.clone(),
+            schema_name: info.schema.clone(),
+            table_name: info.name.clone(),
             qualified_table: format!("{}.{}", quote_ident(&info.schema), quote_ident(&info.name)),
             columns,
             key_properties,
             method,
             replication_key,
             primary_key,
-            row_estimate: (method == ReplicationMethod::FullTable)
-                .then_some(info.row_estimate)
-                .flatten(),
+            row_estimate: matches!(
+                method,
+                ReplicationMethod::FullTable | ReplicationMethod::LogBased
+            )
+            .then_some(info.row_estimate)
+            .flatten(),
             has_blocks: matches!(info.kind, TableKind::Table | TableKind::MaterializedView),
             detect_deletes,
         })
@@ -166,6 +172,11 @@ impl StreamPlan {
         for column in &self.columns {
             let nullable = !self.key_properties.contains(&column.name);
             properties.insert(column.name.clone(), column.codec.json_schema(nullable));
+        }
+        if self.method == ReplicationMethod::LogBased {
+            for (name, schema) in crate::logical::metadata_properties() {
+                properties.insert(name.to_owned(), schema);
+            }
         }
         let mut schema = Map::new();
         schema.insert("type".to_owned(), Value::String("object".to_owned()));
@@ -197,6 +208,15 @@ impl StreamPlan {
             state_interval: options.state_interval,
             metrics_interval: options.metrics_interval,
         })
+    }
+
+    /// Whether a run of the stream is a complete copy (FULL_TABLE, or a
+    /// LOG_BASED stream's initial copy), versioned and activated.
+    pub(super) fn is_copy(&self) -> bool {
+        matches!(
+            self.method,
+            ReplicationMethod::FullTable | ReplicationMethod::LogBased
+        )
     }
 
     /// The index of the primary key when it is one integer column: a key

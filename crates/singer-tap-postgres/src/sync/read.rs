@@ -118,10 +118,7 @@ impl StreamPlan {
             Subject::Stream(&self.tap_stream_id),
             &mut budget,
             |client| {
-                if !first_attempt
-                    && self.method == ReplicationMethod::FullTable
-                    && self.primary_key.is_empty()
-                {
+                if !first_attempt && self.is_copy() && self.primary_key.is_empty() {
                     // Not resumable: start over under a new version; the
                     // target's ACTIVATE_VERSION drops the partial copy.
                     let fresh = new_version();
@@ -156,7 +153,7 @@ impl StreamPlan {
         )?;
         let retries = budget.retries;
 
-        if self.method == ReplicationMethod::FullTable {
+        if self.is_copy() {
             let bookmark = state.bookmark_mut(&self.tap_stream_id);
             bookmark.extra.shift_remove(LAST_PK_FETCHED);
             if let Some(version) = version {

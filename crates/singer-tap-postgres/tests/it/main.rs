@@ -8,6 +8,7 @@
     reason = "test helpers: a failed expectation is the test failing"
 )]
 
+mod log_based;
 mod manifest;
 mod parallel;
 mod sync;

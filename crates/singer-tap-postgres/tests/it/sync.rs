@@ -39,7 +39,7 @@ pub(crate) fn db(prefix: &str) -> Db {
 
 /// The catalog with `stream` selected, configured the classic way (root
 /// metadata) or Meltano's way (top-level keys).
-fn catalog(
+pub(crate) fn catalog(
     db: &Db,
     stream: &str,
     method: ReplicationMethod,
@@ -78,7 +78,7 @@ fn options(state_interval: u64, itersize: u32) -> SyncOptions {
 }
 
 /// Runs a sync and decodes its output.
-fn run(db: &Db, catalog: &Catalog, state: State, options: &SyncOptions) -> Vec<Message> {
+pub(crate) fn run(db: &Db, catalog: &Catalog, state: State, options: &SyncOptions) -> Vec<Message> {
     let mut out = Writer::new(Vec::new());
     sync(&db.connector, catalog, state, options, &mut out).expect("sync");
     decode(&out.into_inner())
