@@ -21,6 +21,7 @@ mod airflow;
 mod crash;
 mod crash_snowflake;
 mod deletes;
+mod log_based;
 mod meltano;
 mod peers;
 mod pipe;

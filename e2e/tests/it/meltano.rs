@@ -347,3 +347,71 @@ fn meltano_runs_our_tap_and_target_as_custom_plugins_incrementally_from_its_save
     assert!(bookmark_2 > bookmark, "{bookmark_2} after {bookmark}");
     let _ = std::fs::remove_dir_all(&project.dir);
 }
+
+#[test]
+fn meltano_runs_log_based_twice_from_its_saved_state() {
+    let cluster = singer_testkit::postgres().expect("throwaway PostgreSQL");
+    let db = cluster.create_database("meltano_log").unwrap();
+    let mut client = cluster.connect(&db).unwrap();
+    let seed = std::fs::read_to_string(repo().join("fixtures/postgres/gitlab.sql")).unwrap();
+    client
+        .batch_execute(&seed.replace(":issues", &ISSUES.to_string()))
+        .unwrap();
+    let yaml = std::fs::read_to_string(repo().join("fixtures/meltano/meltano.yml"))
+        .unwrap()
+        .replace(
+            "    - public-issues.*\n    - public-merge_requests.*\n",
+            "    - public-users.*\n",
+        )
+        .replace(
+            "      public-issues:\n        replication-method: INCREMENTAL\n        replication-key: updated_at\n      public-merge_requests:\n        replication-method: INCREMENTAL\n        replication-key: updated_at\n",
+            "      public-users:\n        replication-method: LOG_BASED\n",
+        );
+    assert!(yaml.contains("replication-method: LOG_BASED"), "{yaml}");
+    let project = Project::with_yaml(&db, "meltano-log", &yaml, true);
+
+    // Run 1: the initial copy.
+    project.meltano(&["run", "tap-postgres", "target-csv"]);
+    let after_1 = project.csv_files();
+    let (header, users) = read_csv(&after_1["public-users"]);
+    assert_eq!(users.len(), 4);
+    assert!(
+        header.contains(&"_sdc_lsn".to_owned()) && header.contains(&"_sdc_deleted_at".to_owned())
+    );
+    let state_1 = saved_state(&project);
+    let lsn_1 = state_1["singer_state"]["bookmarks"]["public-users"]["lsn"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no lsn in Meltano's state: {state_1}"));
+
+    // Changes, then run 2 from the state Meltano saved (the target's).
+    client
+        .batch_execute(
+            "UPDATE users SET name = 'Ghost User' WHERE id = 4;
+             UPDATE issues SET author_id = NULL WHERE author_id = 3;
+             UPDATE merge_requests SET author_id = NULL WHERE author_id = 3;
+             DELETE FROM users WHERE id = 3;",
+        )
+        .unwrap();
+    project.meltano(&["run", "tap-postgres", "target-csv"]);
+    let after_2 = project.csv_files();
+    let (_, changes) = read_csv(&new_files(&after_1, &after_2, "public-users"));
+    assert_eq!(changes.len(), 2, "only the changes: {changes:?}");
+    assert_eq!(changes[0]["id"], "4");
+    assert_eq!(changes[0]["name"], "Ghost User");
+    assert_eq!(changes[1]["id"], "3");
+    assert!(!changes[1]["_sdc_deleted_at"].is_empty());
+    let state_2 = saved_state(&project);
+    let lsn_2 = state_2["singer_state"]["bookmarks"]["public-users"]["lsn"]
+        .as_u64()
+        .unwrap();
+    assert!(lsn_2 > lsn_1, "{lsn_2} after {lsn_1}");
+    // Run 3: nothing new, nothing sent again.
+    project.meltano(&["run", "tap-postgres", "target-csv"]);
+    let after_3 = project.csv_files();
+    let again = new_files(&after_2, &after_3, "public-users");
+    assert!(
+        again.is_empty() || read_csv(&again).1.is_empty(),
+        "no change sent twice"
+    );
+    let _ = std::fs::remove_dir_all(&project.dir);
+}

@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 
 pub use self::decode::DecodeError;
 pub(crate) use self::decode::{Message, Relation, Tuple, Value as TupleValue, decode, lsn_text};
-pub(crate) use self::slot::{Names, Published, advance, confirmed_flush, flush_lsn, prepare};
+pub(crate) use self::slot::{
+    Names, Published, advance, confirmed_flush, flush_lsn, prepare, wait_for_slot,
+};
 
 /// The bookmark key of a LOG_BASED stream's position: the end LSN of the
 /// last commit fully emitted (pipelinewise's name; an integer).

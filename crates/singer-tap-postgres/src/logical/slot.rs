@@ -2,6 +2,8 @@
 //! publication and the slot (created when missing, publication first), and
 //! the slot's positions.
 
+use std::time::{Duration, Instant};
+
 use postgres::Client;
 use tracing::info;
 
@@ -298,6 +300,51 @@ fn check_slot(
         )));
     }
     Ok(())
+}
+
+/// How long a run waits for a slot another session holds.
+const SLOT_WAIT: Duration = Duration::from_secs(300);
+
+/// Waits while another session holds the slot: a run killed in the middle
+/// of its read leaves the server finishing that statement (a peek decodes
+/// everything before it sends a row) with the slot in use; a slot used by
+/// a process that does not let go within five minutes is an error naming
+/// it.
+///
+/// # Errors
+///
+/// [`Error::LogBased`] when the slot stays in use; query errors.
+pub(crate) fn wait_for_slot(client: &mut Client, slot: &str) -> Result<()> {
+    let started = Instant::now();
+    let mut logged = false;
+    loop {
+        let pid: Option<i32> = client
+            .query_opt(
+                "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1 \
+                 AND active_pid IS DISTINCT FROM pg_backend_pid()",
+                &[&slot],
+            )
+            .map_err(query_error("reading the replication slot"))?
+            .and_then(|row| row.get(0));
+        let Some(pid) = pid else {
+            return Ok(());
+        };
+        if started.elapsed() >= SLOT_WAIT {
+            return Err(refused(format!(
+                "replication slot {slot:?} is in use by process {pid} (another run of the tap, or a \
+                 statement of a run that was killed and that the server is still finishing); try \
+                 again later, or end it with SELECT pg_terminate_backend({pid})"
+            )));
+        }
+        if !logged {
+            info!(
+                slot,
+                pid, "The replication slot is in use by another session; waiting for it."
+            );
+            logged = true;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 /// The slot's confirmed position.

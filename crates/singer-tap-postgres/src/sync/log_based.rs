@@ -106,6 +106,7 @@ pub(super) fn sync_log_based<W: Write>(
         })
         .collect();
     logical::prepare(session.client(), &names, &published)?;
+    logical::wait_for_slot(session.client(), &names.slot)?;
     // The state handed in is the target's: what it committed may go.
     let committed = streams
         .iter()
@@ -253,6 +254,7 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
             write_message(out, &SingerMessage::Schema(stream.plan.schema_message()))?;
         }
         let client = session.client();
+        logical::wait_for_slot(client, &names.slot)?;
         let end = logical::flush_lsn(client)?;
         let query_error = |action, source| Error::Query {
             stream: None,

@@ -95,6 +95,18 @@ impl StreamPlan {
                 }
             }
         }
+        if method == ReplicationMethod::LogBased
+            && let Some(cast) = columns.iter().find(|c| c.codec.select_expr("x") != "x")
+        {
+            // Read through a cast by FULL_TABLE; the change stream sends the
+            // type's own binary format, which no codec here reads.
+            return Err(stream_error(format!(
+                "column {:?} ({}) cannot be replicated LOG_BASED (its binary format is not read); \
+                 deselect it, or use FULL_TABLE or INCREMENTAL",
+                cast.name,
+                cast.codec.sql_datatype()
+            )));
+        }
         let position_of = |name: &str| columns.iter().position(|c| c.name == name);
         let replication_key = match method {
             ReplicationMethod::Incremental => {

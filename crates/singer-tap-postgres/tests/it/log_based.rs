@@ -416,3 +416,72 @@ fn preflight_refuses_a_table_without_replica_identity() {
         .batch_execute("UPDATE nopk SET x = 2")
         .expect("updates at the source still work");
 }
+
+#[test]
+fn replayed_rows_equal_full_table_rows_for_every_type() {
+    let mut db = db("log_types");
+    db.client
+        .batch_execute(
+            "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+             CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+             CREATE TABLE typed (
+                 id bigint PRIMARY KEY, b boolean, s smallint, i int, f4 real, f8 double precision,
+                 n numeric(20,6), nn numeric, d date, t time, ts timestamp, tz timestamptz,
+                 iv interval, u uuid, j json, jb jsonb, by bytea, ip inet, arr text[], iarr int[],
+                 m mood, p positive, vc varchar(10), c char(3), tt timetz, big numeric
+             );",
+        )
+        .expect("table");
+    let catalog = log_catalog(&db, &["public-typed"]);
+    let first = run(&db, &catalog, State::new(), &options());
+    db.client
+        .batch_execute(
+            "INSERT INTO typed VALUES
+               (1, true, -3, 42, 1.5, 2.25e300, 1234.567891, 3.14159265358979323846264338327950288,
+                '2024-02-29', '23:59:59.999999', '2024-01-01 12:00:00.5', '2024-01-01 12:00:00.123456+02',
+                '1 year 2 mons 3 days 04:05:06.7', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+                '{\"a\": [1, 2.50]}', '{\"b\": {\"c\": null}}', '\\xdeadbeef', '192.168.0.1/24',
+                ARRAY['x', NULL, 'y \"q\"'], ARRAY[[1, 2], [3, 4]], 'happy', 7, 'varchar', 'ab',
+                '10:00:00+05', 123456789012345678901234567890.000000000001),
+               (2, NULL, NULL, NULL, 'NaN', '-Infinity', NULL, 'NaN', 'infinity', NULL, '-infinity',
+                '0044-03-15 00:00:00+00 BC', NULL, NULL, 'null', '[]', '', NULL, '{}', NULL, NULL,
+                NULL, '', NULL, NULL, NULL);",
+        )
+        .expect("rows");
+    let second = run(&db, &catalog, last_state(&first), &options());
+    let replayed = records(&second, "public-typed");
+    assert_eq!(replayed.len(), 2);
+    let full = run(
+        &db,
+        &catalog_of(&db, "public-typed", ReplicationMethod::FullTable),
+        State::new(),
+        &options(),
+    );
+    let copied = records(&full, "public-typed");
+    for (mut row, copy) in replayed.into_iter().zip(copied) {
+        row.remove("_sdc_lsn");
+        row.remove("_sdc_deleted_at");
+        assert_eq!(Value::Object(row), Value::Object(copy));
+    }
+}
+
+#[test]
+fn a_column_read_through_a_cast_is_refused_with_its_name() {
+    let mut db = db("log_money");
+    db.client
+        .batch_execute("CREATE TABLE priced (id int PRIMARY KEY, price money);")
+        .expect("table");
+    let catalog = log_catalog(&db, &["public-priced"]);
+    let mut out = singer_protocol::Writer::new(Vec::new());
+    let error =
+        sync(&db.connector, &catalog, State::new(), &options(), &mut out).expect_err("refused");
+    let text = singer_protocol::ErrorChain(&error).to_string();
+    assert!(
+        text.contains("\"price\"") && text.contains("cannot be replicated LOG_BASED"),
+        "{text}"
+    );
+}
+
+fn catalog_of(db: &Db, stream: &str, method: ReplicationMethod) -> Catalog {
+    catalog(db, stream, method, None, false)
+}
