@@ -12,13 +12,15 @@ use singer_protocol::{About, ReplicationMethod, SecretString};
 pub const ABOUT: About = About {
     name: "tap-postgres",
     version: env!("CARGO_PKG_VERSION"),
-    description: "Singer tap for PostgreSQL: discovery from pg_catalog, FULL_TABLE (resumable, ACTIVATE_VERSION) \
-                  and INCREMENTAL sync with exact values, and GitLab postgres_pipeline manifests.",
+    description: "Singer tap for PostgreSQL: discovery from pg_catalog, FULL_TABLE (resumable, ACTIVATE_VERSION), \
+                  INCREMENTAL and LOG_BASED (pgoutput) sync with exact values, deletes detection, and GitLab \
+                  postgres_pipeline manifests.",
     capabilities: &[
         "catalog",
         "discover",
         "properties",
         "state",
+        "log-based",
         "about",
         "test",
     ],

@@ -74,6 +74,7 @@ fn about_version_help_and_exit_codes() {
             "discover",
             "properties",
             "state",
+            "log-based",
             "about",
             "test"
         ])
@@ -146,7 +147,7 @@ fn discover_then_sync_through_files_like_meltano() {
     );
     let over = dir.write(
         "over.json",
-        &json!({"host": cluster.host(), "sslmode": "disable", "tap_id": "extra key"}),
+        &json!({"host": cluster.host(), "sslmode": "disable", "not_a_setting": "extra key"}),
     );
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
