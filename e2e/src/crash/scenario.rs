@@ -81,6 +81,9 @@ pub struct Scenario {
     pub changes_per_attempt: u64,
     /// The tap's `parallelism` (1: one stream after the other).
     pub parallelism: u64,
+    /// The incremental table replicated LOG_BASED instead (its changes
+    /// between attempts then include deletes).
+    pub log_based: bool,
 }
 
 impl Scenario {
@@ -96,6 +99,7 @@ impl Scenario {
             batch_rows: 7_000,
             changes_per_attempt: 50,
             parallelism: 1,
+            log_based: false,
         }
     }
 
@@ -123,6 +127,18 @@ impl Scenario {
         }
     }
 
+    /// The Snowflake CI size with the incremental table replicated
+    /// LOG_BASED (inserts, updates and deletes between attempts; a killed
+    /// read leaves the slot in use for a while), 5 kills.
+    #[must_use]
+    pub fn snowflake_ci_log_based(work_dir: PathBuf) -> Self {
+        Self {
+            seed: 0x5EED_106B,
+            log_based: true,
+            ..Self::snowflake_ci(work_dir)
+        }
+    }
+
     /// The CI size against the Snowflake double (much slower than files):
     /// 2 × 6,000 rows, 5 kills.
     #[must_use]
@@ -136,6 +152,7 @@ impl Scenario {
             batch_rows: 700,
             changes_per_attempt: 20,
             parallelism: 1,
+            log_based: false,
         }
     }
 }
@@ -174,7 +191,7 @@ pub fn run(
             "parallel_min_rows": 0,
         }),
     )?;
-    let catalog = discover(tap, &tap_config, work)?;
+    let catalog = discover(tap, &tap_config, work, scenario.log_based)?;
     let state_path = work.join("state.json");
     let mut state: Option<String> = None;
     let mut rng = Rng::new(scenario.seed);
@@ -277,7 +294,13 @@ pub fn run(
         if done {
             break;
         }
-        change_incremental(client, &mut rng, scenario.changes_per_attempt, number)?;
+        change_incremental(
+            client,
+            &mut rng,
+            scenario.changes_per_attempt,
+            number,
+            scenario.log_based,
+        )?;
     }
     Ok(Report {
         destination: destination.name().to_owned(),

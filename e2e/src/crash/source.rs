@@ -92,12 +92,14 @@ fn execute(client: &mut postgres::Client, sql: &str) -> Result<()> {
 
 /// Changes the incremental table between attempts: `n` new rows after the
 /// last key, and `n` existing rows given a new value and a later
-/// `updated_at` (so the next run must pick them up).
+/// `updated_at` (so the next run must pick them up); with `deletes` (a
+/// LOG_BASED stream), also `n / 2` rows deleted.
 pub(super) fn change_incremental(
     client: &mut postgres::Client,
     rng: &mut Rng,
     n: u64,
     round: usize,
+    deletes: bool,
 ) -> Result<()> {
     if n == 0 {
         return Ok(());
@@ -113,12 +115,24 @@ pub(super) fn change_incremental(
              updated_at = timestamptz '2030-01-01 00:00:00+00' + ({round} * interval '1 hour') + interval '30 minutes'
          WHERE id IN (SELECT id FROM {INCREMENTAL_TABLE} ORDER BY md5(id::text || '{pick}') LIMIT {n});"
     );
-    execute(client, &sql)
+    execute(client, &sql)?;
+    if deletes {
+        let pick = rng.next_u64();
+        let half = n / 2;
+        execute(
+            client,
+            &format!(
+                "DELETE FROM {INCREMENTAL_TABLE} WHERE id IN \
+                 (SELECT id FROM {INCREMENTAL_TABLE} ORDER BY md5(id::text || 'd{pick}') LIMIT {half})"
+            ),
+        )?;
+    }
+    Ok(())
 }
 
-/// Discovers, selects both tables (FULL_TABLE and INCREMENTAL on
-/// `updated_at`) and writes the catalog.
-pub(super) fn discover(tap: &Path, config: &Path, work: &Path) -> Result<PathBuf> {
+/// Discovers, selects both tables (FULL_TABLE, and INCREMENTAL on
+/// `updated_at` or, with `log_based`, LOG_BASED) and writes the catalog.
+pub(super) fn discover(tap: &Path, config: &Path, work: &Path, log_based: bool) -> Result<PathBuf> {
     let output = Command::new(tap)
         .arg("--config")
         .arg(config)
@@ -136,11 +150,15 @@ pub(super) fn discover(tap: &Path, config: &Path, work: &Path) -> Result<PathBuf
     let root: [&str; 0] = [];
     for (table, method, key) in [
         (FULL_TABLE, ReplicationMethod::FullTable, None),
-        (
-            INCREMENTAL_TABLE,
-            ReplicationMethod::Incremental,
-            Some("updated_at"),
-        ),
+        if log_based {
+            (INCREMENTAL_TABLE, ReplicationMethod::LogBased, None)
+        } else {
+            (
+                INCREMENTAL_TABLE,
+                ReplicationMethod::Incremental,
+                Some("updated_at"),
+            )
+        },
     ] {
         let stream = stream_of(table);
         let entry = catalog

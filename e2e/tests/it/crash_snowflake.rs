@@ -18,6 +18,13 @@ fn a_parallel_tap_to_target_snowflake_survives_random_sigkills_with_every_key_on
     survives_random_sigkills("crash_sf_parallel", Scenario::snowflake_ci_parallel);
 }
 
+/// The incremental table replicated LOG_BASED (inserts, updates and
+/// deletes between attempts): its live rows equal the source's.
+#[test]
+fn log_based_to_target_snowflake_survives_random_sigkills_with_every_key_once() {
+    survives_random_sigkills("crash_sf_log", Scenario::snowflake_ci_log_based);
+}
+
 /// The crash scenarios against the double run one at a time: the double
 /// is one server, and two scenarios killing targets mid-commit at once
 /// made its requests time out (seen in CI), which is the double's limit,
