@@ -47,7 +47,7 @@ use crate::logical::{
     self, INITIAL_COPY_COMPLETE, LSN, Message, Names, Published, Relation, SDC_DELETED_AT, SDC_LSN,
     Tuple, TupleValue,
 };
-use crate::session::Session;
+use crate::session::{RetryBudget, Session, Subject};
 use crate::stream::{RawColumn, RecordCounter, json_to_text, write_message, write_state};
 use crate::types::EncodeStats;
 
@@ -117,6 +117,24 @@ pub(super) fn sync_log_based<W: Write>(
         logical::advance(session.client(), &names.slot, lsn)?;
     }
     let start = logical::confirmed_flush(session.client(), &names.slot)?;
+    if let Some(behind) = streams.iter().find(|s| {
+        !needs_copy(state, &s.plan)
+            && position(state, &s.plan.tap_stream_id).is_some_and(|lsn| lsn < start)
+    }) {
+        let lsn = position(state, &behind.plan.tap_stream_id).unwrap_or_default();
+        return Err(Error::LogBased {
+            reason: format!(
+                "stream {}: its position {} is behind the slot's confirmed position {}: the changes \
+                 in between are gone from slot {:?} (a state older than one the slot was confirmed \
+                 with, or another tap using the same slot). Start the stream over (remove its \
+                 bookmark from the state) or give this tap a slot of its own (replication_slot_name)",
+                behind.plan.tap_stream_id,
+                logical::lsn_text(lsn),
+                logical::lsn_text(start),
+                names.slot
+            ),
+        });
+    }
     let mut summaries = Vec::new();
     for stream in streams.iter() {
         let plan = &stream.plan;
@@ -253,7 +271,24 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
         for stream in self.streams.iter() {
             write_message(out, &SingerMessage::Schema(stream.plan.schema_message()))?;
         }
-        let client = session.client();
+        // A transient failure reads again from the slot: commits already
+        // sent are skipped by position; the changes of a commit cut short
+        // are sent again (at least once).
+        let mut budget = RetryBudget::new();
+        session.with_retry(Subject::Stream("LOG_BASED"), &mut budget, |client| {
+            self.transaction = None;
+            self.peek(client, names, state, out)
+        })
+    }
+
+    /// One read of the change stream up to the server's flush position.
+    fn peek<W: Write>(
+        &mut self,
+        client: &mut Client,
+        names: &Names,
+        state: &mut State,
+        out: &mut Writer<W>,
+    ) -> Result<()> {
         logical::wait_for_slot(client, &names.slot)?;
         let end = logical::flush_lsn(client)?;
         let query_error = |action, source| Error::Query {
@@ -480,6 +515,7 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
         // Unchanged TOASTed values not in the old row: read by key.
         let mut fetched: HashMap<usize, Option<Option<Vec<u8>>>> = HashMap::new();
         let columns = mapped.columns.clone();
+        let relation_key: Vec<bool> = mapped.relation.columns.iter().map(|c| c.key).collect();
         for (plan_index, tuple_index) in columns.iter().enumerate() {
             let Some(i) = tuple_index else { continue };
             if matches!(new.values.get(*i), Some(TupleValue::Unchanged))
@@ -505,9 +541,9 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
             let Some(Some(i)) = columns.get(plan_index) else {
                 continue;
             };
-            let in_key = plan.primary_key.contains(&plan_index)
-                || plan.key_properties.contains(&column.name);
-            if key_only && !in_key {
+            // A key-only old tuple holds the replica identity's columns; the
+            // others are not sent (not NULLs).
+            if key_only && !relation_key.get(*i).copied().unwrap_or(false) {
                 continue;
             }
             let value = match new.values.get(*i) {

@@ -165,6 +165,11 @@ fn log_based_copies_then_replays_inserts_updates_and_deletes() {
             .is_some_and(|t| t.ends_with("+00:00"))
     );
     assert!(changes[1]["_sdc_deleted_at"].is_null());
+    // A delete under the default identity carries the key only.
+    assert_eq!(
+        changes[2].keys().map(String::as_str).collect::<Vec<_>>(),
+        ["id", "_sdc_lsn", "_sdc_deleted_at"]
+    );
     // Every replayed record carries the stream's version.
     assert!(second.iter().all(|m| match m {
         Message::Record(r) => r.version == version,
@@ -199,6 +204,22 @@ fn log_based_copies_then_replays_inserts_updates_and_deletes() {
     assert_eq!(
         confirmed_flush(&mut db, &slot),
         lsn(&state2, "public-items")
+    );
+    // Once the slot is confirmed past it, an older state is refused: the
+    // changes in between are gone.
+    let mut out = singer_protocol::Writer::new(Vec::new());
+    let error = sync(
+        &db.connector,
+        &catalog,
+        last_state(&first),
+        &options(),
+        &mut out,
+    )
+    .expect_err("behind the slot");
+    let text = singer_protocol::ErrorChain(&error).to_string();
+    assert!(
+        text.contains("behind the slot's confirmed position"),
+        "{text}"
     );
 }
 
