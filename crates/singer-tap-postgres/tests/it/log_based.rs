@@ -506,3 +506,29 @@ fn a_column_read_through_a_cast_is_refused_with_its_name() {
 fn catalog_of(db: &Db, stream: &str, method: ReplicationMethod) -> Catalog {
     catalog(db, stream, method, None, false)
 }
+
+#[test]
+fn preflight_refuses_a_role_without_replication() {
+    let mut db = db("log_norep");
+    let dbname = db.config.dbname.clone().expect("dbname");
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE t (id int PRIMARY KEY);
+             DO $$ BEGIN CREATE ROLE norep LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+             GRANT SELECT ON t TO norep; GRANT CONNECT ON DATABASE \"{dbname}\" TO norep;"
+        ))
+        .expect("role");
+    let catalog = log_catalog(&db, &["public-t"]);
+    let cluster = singer_testkit::postgres().expect("cluster");
+    let config: singer_tap_postgres::TapConfig = serde_json::from_value(json!({
+        "host": cluster.host(), "port": cluster.port(), "user": "norep",
+        "dbname": dbname, "sslmode": "disable",
+    }))
+    .expect("config");
+    let connector = singer_tap_postgres::Connector::new(&config).expect("connector");
+    let mut out = singer_protocol::Writer::new(Vec::new());
+    let error =
+        sync(&connector, &catalog, State::new(), &options(), &mut out).expect_err("refused");
+    let text = singer_protocol::ErrorChain(&error).to_string();
+    assert!(text.contains("REPLICATION attribute"), "{text}");
+}
