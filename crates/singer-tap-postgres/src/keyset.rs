@@ -85,6 +85,10 @@ impl KeySetRead<'_> {
             .collect();
         let mut sql = format!("SELECT {} FROM {} q", select.join(", "), self.source);
         let mut params = Vec::new();
+        // A NULL in a key (a composite key from table-key-properties) is no
+        // key: never sent, in any chunk.
+        let not_null: Vec<String> = names.iter().map(|n| format!("{n} IS NOT NULL")).collect();
+        sql.push_str(&format!(" WHERE {}", not_null.join(" AND ")));
         if after.len() == self.keys.len() && !after.is_empty() {
             let placeholders: Vec<String> = self
                 .keys
@@ -93,14 +97,11 @@ impl KeySetRead<'_> {
                 .map(|(i, k)| format!("${}::text::{}", i + 1, k.codec.sql_datatype()))
                 .collect();
             sql.push_str(&format!(
-                " WHERE ({}) > ({})",
+                " AND ({}) > ({})",
                 names.join(", "),
                 placeholders.join(", ")
             ));
             params = after.iter().map(|raw| json_to_text(raw)).collect();
-        } else {
-            let not_null: Vec<String> = names.iter().map(|n| format!("{n} IS NOT NULL")).collect();
-            sql.push_str(&format!(" WHERE {}", not_null.join(" AND ")));
         }
         sql.push_str(&format!(
             " ORDER BY {} LIMIT {}",
@@ -244,7 +245,7 @@ mod tests {
         let (sql, params) = two.query(&[b"7".to_vec(), b"-2".to_vec()]);
         assert_eq!(
             sql,
-            "SELECT q.\"a\", q.\"b\" FROM \"public\".\"t\" q WHERE (q.\"a\", q.\"b\") > ($1::text::int8, $2::text::int8) ORDER BY q.\"a\", q.\"b\" LIMIT 500"
+            "SELECT q.\"a\", q.\"b\" FROM \"public\".\"t\" q WHERE q.\"a\" IS NOT NULL AND q.\"b\" IS NOT NULL AND (q.\"a\", q.\"b\") > ($1::text::int8, $2::text::int8) ORDER BY q.\"a\", q.\"b\" LIMIT 500"
         );
         assert_eq!(params, ["7", "-2"]);
     }

@@ -143,6 +143,12 @@ pub struct ColumnInfo {
     pub nullable: bool,
     /// How its values are read and rendered.
     pub codec: Codec,
+    /// The declared type (`atttypid`; a domain's own OID) and modifier.
+    pub type_oid: u32,
+    /// The type modifier (`atttypmod`).
+    pub typmod: i32,
+    /// Whether it is a generated column (`GENERATED ALWAYS AS ... STORED`).
+    pub generated: bool,
 }
 
 impl ColumnInfo {
@@ -349,7 +355,8 @@ ORDER BY n.nspname, c.relname";
 
 const COLUMNS_SQL: &str = r"
 SELECT a.attrelid, a.attname, a.atttypid, a.atttypmod,
-       pg_catalog.format_type(a.atttypid, a.atttypmod) AS sql_datatype, a.attnotnull
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS sql_datatype, a.attnotnull,
+       a.attgenerated <> '' AS generated
 FROM pg_catalog.pg_attribute a
 WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
   AND pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT')
@@ -483,11 +490,15 @@ pub fn discover(
         let typmod: i32 = get(&row, query, 3, "atttypmod")?;
         let sql_datatype: String = get(&row, query, 4, "sql_datatype")?;
         let not_null: bool = get(&row, query, 5, "attnotnull")?;
+        let generated: bool = get(&row, query, 6, "generated")?;
         let (ty, array) = resolve(&types, type_oid, typmod);
         table.columns.push(ColumnInfo {
             name: get(&row, query, 1, "attname")?,
             nullable: !not_null,
             codec: Codec::new(sql_datatype, &ty, array, policy),
+            type_oid,
+            typmod,
+            generated,
         });
     }
 

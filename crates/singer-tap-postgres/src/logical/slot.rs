@@ -65,6 +65,9 @@ pub(crate) struct Published<'a> {
     pub(crate) schema: &'a str,
     /// Table.
     pub(crate) table: &'a str,
+    /// A partitioned table: published through its root
+    /// (`publish_via_partition_root`), so its changes carry its own name.
+    pub(crate) partitioned: bool,
 }
 
 impl Published<'_> {
@@ -169,13 +172,24 @@ fn check_identity(table: &Published<'_>, identity: &str, primary_key: bool) -> R
 
 fn ensure_publication(client: &mut Client, names: &Names, tables: &[Published<'_>]) -> Result<()> {
     let publication = quote_ident(&names.publication);
-    let all: Option<bool> = client
+    let existing: Option<(bool, bool)> = client
         .query_opt(
-            "SELECT puballtables FROM pg_publication WHERE pubname = $1",
+            "SELECT puballtables, pubviaroot FROM pg_publication WHERE pubname = $1",
             &[&names.publication],
         )
         .map_err(query_error("reading the publication"))?
-        .map(|row| row.get(0));
+        .map(|row| (row.get(0), row.get(1)));
+    let partitioned = tables.iter().find(|t| t.partitioned);
+    if let (Some((_, false)), Some(table)) = (existing, partitioned) {
+        return Err(refused(format!(
+            "stream {}: {} is partitioned and publication {publication} does not publish through \
+             partition roots (its changes would carry the partitions' names); ALTER PUBLICATION \
+             {publication} SET (publish_via_partition_root = true)",
+            table.stream,
+            table.qualified()
+        )));
+    }
+    let all = existing.map(|(all, _)| all);
     let list = |tables: &[&Published<'_>]| {
         tables
             .iter()
@@ -217,10 +231,15 @@ fn ensure_publication(client: &mut Client, names: &Names, tables: &[Published<'_
         None => {
             let all: Vec<&Published<'_>> = tables.iter().collect();
             let tables = list(&all);
+            let with = if partitioned.is_some() {
+                " WITH (publish_via_partition_root = true)"
+            } else {
+                ""
+            };
             info!(publication = %names.publication, tables = %tables, "Creating the publication.");
             client
                 .batch_execute(&format!(
-                    "CREATE PUBLICATION {publication} FOR TABLE {tables}"
+                    "CREATE PUBLICATION {publication} FOR TABLE {tables}{with}"
                 ))
                 .map_err(|e| {
                     refused(format!(
@@ -416,6 +435,7 @@ mod tests {
             stream: "public-t",
             schema: "public",
             table: "t",
+            partitioned: false,
         };
         assert!(
             message(check_identity(&table, "d", false))

@@ -49,7 +49,7 @@ use crate::logical::{
 };
 use crate::session::{RetryBudget, Session, Subject};
 use crate::stream::{RawColumn, RecordCounter, json_to_text, write_message, write_state};
-use crate::types::EncodeStats;
+use crate::types::{Codec, EncodeStats};
 
 /// A LOG_BASED stream: its catalog entry (to re-plan after a change of
 /// shape) and its plan.
@@ -103,6 +103,7 @@ pub(super) fn sync_log_based<W: Write>(
             stream: &s.plan.tap_stream_id,
             schema: &s.plan.schema_name,
             table: &s.plan.table_name,
+            partitioned: s.plan.partitioned,
         })
         .collect();
     logical::prepare(session.client(), &names, &published)?;
@@ -142,7 +143,16 @@ pub(super) fn sync_log_based<W: Write>(
             continue;
         }
         state.reconcile(&plan.tap_stream_id, plan.method.as_str(), None);
+        let behind = position(state, &plan.tap_stream_id).is_some_and(|lsn| lsn < start);
         let bookmark = state.bookmark_mut(&plan.tap_stream_id);
+        if behind {
+            // The slot moved past where this unfinished copy started: the
+            // changes to rows it copied in between are gone. Copy again.
+            warn!(stream = %plan.tap_stream_id, "LOG_BASED: the slot moved past this stream's unfinished initial copy; copying the table again.");
+            bookmark.extra.shift_remove(super::read::LAST_PK_FETCHED);
+            bookmark.version = None;
+            bookmark.extra.shift_remove(LSN);
+        }
         if !bookmark.extra.contains_key(LSN) {
             bookmark.extra.insert(LSN.to_owned(), Value::from(start));
         }
@@ -182,6 +192,27 @@ struct Mapped {
     relation: Relation,
     /// For each plan column, its position in the relation's tuples.
     columns: Vec<Option<usize>>,
+    /// For each plan column whose type in this relation description
+    /// differs from the table's now (changes made before an `ALTER COLUMN
+    /// ... TYPE`), the codec of the type the changes carry.
+    codecs: Vec<Option<Codec>>,
+}
+
+/// The plan columns whose type differs in `relation` (by name).
+fn type_differences(plan: &StreamPlan, relation: &Relation) -> Vec<usize> {
+    plan.columns
+        .iter()
+        .zip(&plan.column_types)
+        .enumerate()
+        .filter(|(_, (column, (oid, typmod)))| {
+            relation
+                .columns
+                .iter()
+                .find(|r| r.name == column.name)
+                .is_some_and(|r| r.type_oid != *oid || r.typmod != *typmod)
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// The transaction being replayed.
@@ -277,6 +308,7 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
         let mut budget = RetryBudget::new();
         session.with_retry(Subject::Stream("LOG_BASED"), &mut budget, |client| {
             self.transaction = None;
+            self.lookup = None;
             self.peek(client, names, state, out)
         })
     }
@@ -384,6 +416,12 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
             Message::Relation(relation) => self.relation(relation, out)?,
             Message::Insert { relation, new } => self.change(relation, None, &new, false, out)?,
             Message::Update { relation, old, new } => {
+                if let Some(old) = &old
+                    && self.key_changed(relation, old, &new)
+                {
+                    // The row moved to another key: the old key is gone.
+                    self.change(relation, Some(old), old, true, out)?;
+                }
                 self.change(relation, old.as_ref(), &new, false, out)?;
             }
             Message::Delete { relation, old } => {
@@ -422,30 +460,88 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
                             .columns
                             .iter()
                             .any(|c| !relation.columns.iter().any(|r| r.name == c.name))
+                        || !type_differences(plan, &relation).is_empty()
                 })
             }
         };
         if changed {
             self.replan(index, out)?;
         }
+        let policy = self.options.policy;
         let Some(stream) = self.streams.get(index) else {
             return Ok(());
         };
-        let columns = stream
-            .plan
+        let plan = &stream.plan;
+        let columns = plan
             .columns
             .iter()
             .map(|c| relation.columns.iter().position(|r| r.name == c.name))
             .collect();
+        // Still different after reading the table again: these changes were
+        // made before the column's type changed. Render them as their type.
+        let mut codecs = vec![None; plan.columns.len()];
+        for i in type_differences(plan, &relation) {
+            let (Some(column), Some(described)) = (
+                plan.columns.get(i),
+                plan.columns
+                    .get(i)
+                    .and_then(|c| relation.columns.iter().find(|r| r.name == c.name)),
+            ) else {
+                continue;
+            };
+            let ty = postgres::types::Type::from_oid(described.type_oid).ok_or_else(|| {
+                Error::LogBased {
+                    reason: format!(
+                        "stream {}: changes made before column {:?} changed type carry type OID {}, \
+                         which cannot be rendered; start the stream over (remove its bookmark)",
+                        plan.tap_stream_id, column.name, described.type_oid
+                    ),
+                }
+            })?;
+            if let Some(slot) = codecs.get_mut(i) {
+                *slot = Some(Codec::from_postgres_type(&ty, described.typmod, policy));
+            }
+        }
         self.relations.insert(
             relation.id,
             Mapped {
                 stream: index,
                 relation,
                 columns,
+                codecs,
             },
         );
         Ok(())
+    }
+
+    /// Whether an update moved the row to another replica identity key.
+    fn key_changed(&self, relation: u32, old: &Tuple<'_>, new: &Tuple<'_>) -> bool {
+        let Some(mapped) = self.relations.get(&relation) else {
+            return false;
+        };
+        // Under REPLICA IDENTITY FULL every column is flagged part of the
+        // key: the stream's primary key says what the row's key is.
+        let key_columns: Vec<usize> = if mapped.relation.replica_identity == b'f' {
+            let Some(stream) = self.streams.get(mapped.stream) else {
+                return false;
+            };
+            stream
+                .plan
+                .primary_key
+                .iter()
+                .filter_map(|&p| mapped.columns.get(p).copied().flatten())
+                .collect()
+        } else {
+            (0..mapped.relation.columns.len())
+                .filter(|&i| mapped.relation.columns.get(i).is_some_and(|c| c.key))
+                .collect()
+        };
+        key_columns
+            .into_iter()
+            .any(|i| match (old.values.get(i), new.values.get(i)) {
+                (Some(TupleValue::Unchanged), _) | (_, Some(TupleValue::Unchanged)) => false,
+                (a, b) => a != b,
+            })
     }
 
     fn lookup(&mut self) -> Result<&mut Client> {
@@ -571,9 +667,15 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
             }
             first = false;
             line.extend_from_slice(&column.key_json);
+            let codec = self
+                .relations
+                .get(&relation)
+                .and_then(|m| m.codecs.get(plan_index))
+                .and_then(Option::as_ref)
+                .unwrap_or(&column.codec);
             let encoded = match value {
-                Raw::Binary(bytes) => column.codec.encode(Some(bytes), line, &mut self.stats),
-                Raw::Null => column.codec.encode(None, line, &mut self.stats),
+                Raw::Binary(bytes) => codec.encode(Some(bytes), line, &mut self.stats),
+                Raw::Null => codec.encode(None, line, &mut self.stats),
                 Raw::Text(text) => {
                     // A type without a binary send function: its text.
                     match serde_json::to_vec(&*String::from_utf8_lossy(text)) {

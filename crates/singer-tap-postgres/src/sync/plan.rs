@@ -37,6 +37,11 @@ pub(super) struct StreamPlan {
     /// Metadata `detect-deletes`: after the rows, the table's keys go out
     /// as the stream's key set (indices into `columns`).
     pub(super) detect_deletes: Option<Vec<usize>>,
+    /// Each column's declared type OID and modifier (LOG_BASED compares
+    /// them with the change stream's).
+    pub(super) column_types: Vec<(u32, i32)>,
+    /// Whether the relation is a partitioned table.
+    pub(super) partitioned: bool,
 }
 
 impl StreamPlan {
@@ -75,7 +80,14 @@ impl StreamPlan {
         }
         let catalog_properties = entry.schema.get("properties").and_then(Value::as_object);
         let mut columns = Vec::new();
+        let mut column_types = Vec::new();
         for column in &info.columns {
+            if method == ReplicationMethod::LogBased && column.generated {
+                // pgoutput does not send generated columns (PostgreSQL < 18):
+                // a column that never arrives would be NULLed downstream.
+                warn!(stream = %entry.tap_stream_id, column = %column.name, "LOG_BASED: a generated column is not in the change stream; it is left out of the stream.");
+                continue;
+            }
             let automatic = info.primary_key.contains(&column.name)
                 || key_properties.contains(&column.name)
                 || replication_key.as_deref() == Some(column.name.as_str());
@@ -85,6 +97,7 @@ impl StreamPlan {
                 || catalog_properties.is_none_or(|p| p.contains_key(&column.name));
             if automatic || (in_catalog && entry.is_property_selected(&column.name)) {
                 columns.push(PlanColumn::new(&column.name, column.codec.clone()));
+                column_types.push((column.type_oid, column.typmod));
             }
         }
         if let Some(properties) = catalog_properties {
@@ -176,6 +189,8 @@ impl StreamPlan {
             .flatten(),
             has_blocks: matches!(info.kind, TableKind::Table | TableKind::MaterializedView),
             detect_deletes,
+            column_types,
+            partitioned: info.kind == TableKind::PartitionedTable,
         })
     }
 

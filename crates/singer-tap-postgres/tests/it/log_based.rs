@@ -532,3 +532,81 @@ fn preflight_refuses_a_role_without_replication() {
     let text = singer_protocol::ErrorChain(&error).to_string();
     assert!(text.contains("REPLICATION attribute"), "{text}");
 }
+
+#[test]
+fn key_changes_partitions_generated_columns_and_type_changes() {
+    let mut db = db("log_edges");
+    db.client
+        .batch_execute(
+            "CREATE TABLE moves (id int PRIMARY KEY, v text);
+             INSERT INTO moves VALUES (1, 'a'), (2, 'b');
+             CREATE TABLE parts (id int, region text, v int, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+             CREATE TABLE parts_eu PARTITION OF parts FOR VALUES IN ('eu');
+             CREATE TABLE parts_us PARTITION OF parts FOR VALUES IN ('us');
+             INSERT INTO parts VALUES (1, 'eu', 1), (2, 'us', 2);
+             CREATE TABLE calc (id int PRIMARY KEY, a int, twice int GENERATED ALWAYS AS (a * 2) STORED);
+             INSERT INTO calc (id, a) VALUES (1, 1);
+             CREATE TABLE widen (id int PRIMARY KEY, n int);
+             INSERT INTO widen VALUES (1, 1);",
+        )
+        .expect("tables");
+    let catalog = log_catalog(
+        &db,
+        &[
+            "public-moves",
+            "public-parts",
+            "public-calc",
+            "public-widen",
+        ],
+    );
+    let first = run(&db, &catalog, State::new(), &options());
+    assert_eq!(
+        records(&first, "public-parts").len(),
+        2,
+        "the copy reads every partition"
+    );
+    assert!(
+        records(&first, "public-calc")[0].get("twice").is_none(),
+        "a generated column is left out of a LOG_BASED stream"
+    );
+    db.client
+        .batch_execute(
+            "UPDATE moves SET id = 10 WHERE id = 1;
+             INSERT INTO parts VALUES (3, 'eu', 3), (4, 'us', 4);
+             UPDATE calc SET a = 5 WHERE id = 1;
+             INSERT INTO widen VALUES (2, 2147483647);
+             ALTER TABLE widen ALTER COLUMN n TYPE bigint;
+             INSERT INTO widen VALUES (3, 9000000000);",
+        )
+        .expect("changes");
+    let second = run(&db, &catalog, last_state(&first), &options());
+    // A changed key: the old key deleted, then the row under its new key.
+    let moves = records(&second, "public-moves");
+    assert_eq!(moves.len(), 2, "{moves:?}");
+    assert_eq!(
+        (
+            moves[0]["id"].clone(),
+            moves[0]["_sdc_deleted_at"].is_string()
+        ),
+        (json!(1), true)
+    );
+    assert_eq!(
+        (moves[1]["id"].clone(), moves[1]["v"].clone()),
+        (json!(10), json!("a"))
+    );
+    // Partitions' changes arrive under the partitioned table's stream.
+    let parts: Vec<i64> = records(&second, "public-parts")
+        .iter()
+        .map(|r| r["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(parts, [3, 4]);
+    let calc = records(&second, "public-calc");
+    assert_eq!(calc.len(), 1);
+    assert!(calc[0].get("twice").is_none());
+    // Changes made before the type change render as their own type.
+    let widen: Vec<Value> = records(&second, "public-widen")
+        .iter()
+        .map(|r| r["n"].clone())
+        .collect();
+    assert_eq!(widen, [json!(2_147_483_647), json!(9_000_000_000_i64)]);
+}

@@ -96,84 +96,84 @@ fn exceeds(missing: u64, live: u64, max_ratio: f64) -> bool {
     u128::from(missing) * 1_000_000 > u128::from(live) * millionths
 }
 
-/// The key columns' join condition between the main table (`t`: its
-/// name, as an UPDATE or DELETE may not alias its target) and the key set
-/// `k`.
-fn key_match(t: &str, keys: &[String]) -> String {
+/// The key columns' join condition between `a` and `b`.
+fn key_match(a: &str, b: &str, keys: &[String]) -> String {
     keys.iter()
-        .map(|key| format!("k.{key} = {t}.{key}", key = quote(key)))
+        .map(|key| format!("{a}.{key} = {b}.{key}", key = quote(key)))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
 
-/// The main table's live rows: `_SDC_DELETED_AT` unset, when it has one.
-fn live(t: &str, deleted: Option<&str>) -> String {
+/// The rows the pass considers (`m` aliases the main table): live ones,
+/// `_SDC_DELETED_AT` unset, when deletes are soft; every row when hard.
+fn live(deleted: Option<&str>) -> String {
     deleted.map_or_else(
         || "TRUE".to_owned(),
-        |column| format!("{t}.{} IS NULL", quote(column)),
+        |column| format!("m.{} IS NULL", quote(column)),
     )
 }
 
-/// The rows of key set `key_table` of `version`.
-fn key_rows(key_table: &TableName, version_column: &str, version: u64) -> String {
-    format!(
-        "SELECT * FROM {key_table} WHERE {v} = {version}",
-        v = quote(version_column)
-    )
-}
-
-/// The guard's count: `(live rows, live rows whose key is not in the key
-/// set of `version`)`.
-fn count_statement(
-    table: &TableName,
+/// The condition on the main table's rows (aliased `m`) that the pass
+/// removes: considered ([`live`]) and with a key that is not in the key set
+/// of `version`. The guard counts these rows and the pass MERGEs on their
+/// keys, so both judge the same rows. Snowflake takes a correlated
+/// `EXISTS` in a `WHERE` clause.
+fn missing_where(
     key_table: &TableName,
     keys: &[String],
     version_column: &str,
     version: u64,
     deleted: Option<&str>,
 ) -> String {
-    // Snowflake takes a correlated EXISTS only in a WHERE clause.
     format!(
-        "SELECT (SELECT COUNT(*) FROM {table} t WHERE {live}), (SELECT COUNT(*) FROM {table} t WHERE {live} \
-         AND NOT EXISTS (SELECT 1 FROM ({rows}) k WHERE {on}))",
-        rows = key_rows(key_table, version_column, version),
-        on = key_match("t", keys),
-        live = live("t", deleted),
+        "{live} AND NOT EXISTS (SELECT 1 FROM {key_table} k WHERE k.{v} = {version} AND {on})",
+        live = live(deleted),
+        v = quote(version_column),
+        on = key_match("k", "m", keys),
     )
 }
 
-/// The pass itself: soft (`deleted` set to `now`) or hard.
+/// The keys to remove, one row per key (the MERGE's source).
+fn missing_keys(table: &TableName, keys: &[String], missing: &str) -> String {
+    let columns: Vec<String> = keys.iter().map(|k| format!("m.{}", quote(k))).collect();
+    format!(
+        "SELECT DISTINCT {} FROM {table} m WHERE {missing}",
+        columns.join(", ")
+    )
+}
+
+/// The guard's count: `(rows considered, rows to remove)`.
+fn count_statement(table: &TableName, missing: &str, deleted: Option<&str>) -> String {
+    format!(
+        "SELECT (SELECT COUNT(*) FROM {table} m WHERE {live}), (SELECT COUNT(*) FROM {table} m WHERE {missing})",
+        live = live(deleted),
+    )
+}
+
+/// The pass itself, a MERGE on the missing keys: soft (`deleted` set to
+/// `now` on live rows) or hard (deleted).
 fn remove_statement(
     table: &TableName,
-    key_table: &TableName,
+    missing: &str,
     keys: &[String],
-    version_column: &str,
-    version: u64,
     soft: Option<(&str, SqlType, &str)>,
 ) -> Statement {
-    let t = table.sql();
-    let missing = format!(
-        "NOT EXISTS (SELECT 1 FROM ({rows}) k WHERE {on})",
-        rows = key_rows(key_table, version_column, version),
-        on = key_match(&t, keys),
-    );
+    let on = key_match("t", "d", keys);
     match soft {
         Some((deleted, timestamps, now)) => Statement {
             binds: vec![Bind::Text(now.to_owned())],
             ..Statement::new(
+                format!("soft-deleting rows of {table} whose key left the source"),
                 format!(
-                    "soft-deleting rows of {table} whose key is not in {key_table} (version {version})"
-                ),
-                format!(
-                    "UPDATE {t} SET {d} = CAST(? AS {timestamps}) WHERE {live} AND {missing}",
+                    "MERGE INTO {table} t USING ({missing}) d ON {on} WHEN MATCHED AND t.{d} IS NULL \
+                     THEN UPDATE SET {d} = CAST(? AS {timestamps})",
                     d = quote(deleted),
-                    live = live(&t, Some(deleted)),
                 ),
             )
         },
         None => Statement::new(
-            format!("deleting rows of {table} whose key is not in {key_table} (version {version})"),
-            format!("DELETE FROM {t} WHERE {missing}"),
+            format!("deleting rows of {table} whose key left the source"),
+            format!("MERGE INTO {table} t USING ({missing}) d ON {on} WHEN MATCHED THEN DELETE"),
         ),
     }
 }
@@ -258,11 +258,14 @@ impl SnowflakeLoader {
         let (table, key_table) = (table_of(stream)?, table_of(key_set)?);
         let version_column = self.ident(TABLE_VERSION);
         let deleted_ident = self.ident(DELETED_AT);
+        // Soft: live rows are considered; hard: every row (the count and
+        // the pass judge the same rows).
         let deleted = self
             .streams
             .get(stream)
-            .filter(|s| s.table_columns.contains_key(&deleted_ident))
+            .filter(|s| !self.config.hard_delete && s.table_columns.contains_key(&deleted_ident))
             .map(|_| deleted_ident.as_str());
+        let missing = missing_where(&key_table, keys, &version_column, version, deleted);
         let guard = Statement {
             check: Some(Guard {
                 table: table.sql(),
@@ -272,7 +275,7 @@ impl SnowflakeLoader {
             }),
             ..Statement::new(
                 format!("counting the rows of {table} deletes detection would remove"),
-                count_statement(&table, &key_table, keys, &version_column, version, deleted),
+                count_statement(&table, &missing, deleted),
             )
         };
         let soft = (!self.config.hard_delete).then_some((
@@ -280,7 +283,7 @@ impl SnowflakeLoader {
             SqlType::Timestamp(self.config.timestamp_type),
             now,
         ));
-        let pass = remove_statement(&table, &key_table, keys, &version_column, version, soft);
+        let pass = remove_statement(&table, &missing_keys(&table, keys, &missing), keys, soft);
         Ok([guard, pass])
     }
 }
@@ -313,44 +316,47 @@ mod tests {
     }
 
     #[test]
-    fn statements_join_on_every_key_column_of_the_version() {
+    fn the_guard_and_the_pass_judge_the_same_rows() {
         let keys = ["A".to_owned(), "B".to_owned()];
-        let sql = count_statement(
-            &table("T"),
-            &table("T__KEYS"),
-            &keys,
-            "_SDC_TABLE_VERSION",
-            7,
-            Some("_SDC_DELETED_AT"),
+        let missing = missing_where(&table("T__KEYS"), &keys, "V", 7, Some("D"));
+        assert_eq!(
+            missing,
+            "m.\"D\" IS NULL AND NOT EXISTS (SELECT 1 FROM \"RAW\".\"T__KEYS\" k WHERE k.\"V\" = 7 AND \
+             k.\"A\" = m.\"A\" AND k.\"B\" = m.\"B\")"
         );
         assert_eq!(
-            sql,
-            "SELECT (SELECT COUNT(*) FROM \"RAW\".\"T\" t WHERE t.\"_SDC_DELETED_AT\" IS NULL), (SELECT COUNT(*) \
-             FROM \"RAW\".\"T\" t WHERE t.\"_SDC_DELETED_AT\" IS NULL AND NOT EXISTS (SELECT 1 FROM (SELECT * FROM \
-             \"RAW\".\"T__KEYS\" WHERE \"_SDC_TABLE_VERSION\" = 7) k WHERE k.\"A\" = t.\"A\" AND k.\"B\" = t.\"B\"))"
+            count_statement(&table("T"), &missing, Some("D")),
+            format!(
+                "SELECT (SELECT COUNT(*) FROM \"RAW\".\"T\" m WHERE m.\"D\" IS NULL), (SELECT COUNT(*) FROM \
+                 \"RAW\".\"T\" m WHERE {missing})"
+            )
         );
-        let hard = remove_statement(&table("T"), &table("T__KEYS"), &keys, "V", 7, None);
+        let source = missing_keys(&table("T"), &keys, &missing);
+        assert!(source.starts_with("SELECT DISTINCT m.\"A\", m.\"B\" FROM \"RAW\".\"T\" m WHERE "));
+        let hard = remove_statement(&table("T"), &source, &keys, None);
         assert_eq!(
             hard.sql,
-            "DELETE FROM \"RAW\".\"T\" WHERE NOT EXISTS (SELECT 1 FROM (SELECT * FROM \"RAW\".\"T__KEYS\" WHERE \
-             \"V\" = 7) k WHERE k.\"A\" = \"RAW\".\"T\".\"A\" AND k.\"B\" = \"RAW\".\"T\".\"B\")"
+            format!(
+                "MERGE INTO \"RAW\".\"T\" t USING ({source}) d ON t.\"A\" = d.\"A\" AND t.\"B\" = d.\"B\" \
+                 WHEN MATCHED THEN DELETE"
+            )
         );
         assert!(hard.binds.is_empty());
         let soft = remove_statement(
             &table("T"),
-            &table("T__KEYS"),
+            &source,
             &keys,
-            "V",
-            7,
             Some((
                 "D",
                 SqlType::Timestamp(crate::config::TimestampType::NTZ),
                 "2026-01-01 00:00:00",
             )),
         );
-        assert!(soft.sql.starts_with(
-            "UPDATE \"RAW\".\"T\" SET \"D\" = CAST(? AS TIMESTAMP_NTZ) WHERE \"RAW\".\"T\".\"D\" IS NULL AND NOT EXISTS"
+        assert!(soft.sql.ends_with(
+            "WHEN MATCHED AND t.\"D\" IS NULL THEN UPDATE SET \"D\" = CAST(? AS TIMESTAMP_NTZ)"
         ));
         assert_eq!(soft.binds.len(), 1);
+        // Hard deletes consider every row.
+        assert_eq!(live(None), "TRUE");
     }
 }
