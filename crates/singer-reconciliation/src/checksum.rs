@@ -87,32 +87,43 @@ const NULL: &str = "\u{1e}";
 /// Between two values (`chr(31)` in SQL).
 const SEPARATOR: char = '\u{1f}';
 
+/// The canonical text of a row in SQL: each column's text as `value`
+/// renders it (given its kind and quoted name), NULL and `''` as U+001E,
+/// joined by U+001F (`CHR`, `COALESCE`, `NULLIF` and `||` mean the same in
+/// PostgreSQL and Snowflake).
+fn row_text(
+    columns: &[ChecksumColumn],
+    column: impl Fn(&str) -> String,
+    value: fn(ValueKind, &str) -> String,
+) -> String {
+    let parts: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            format!(
+                "COALESCE(NULLIF({}, ''), CHR({}))",
+                value(c.kind, &column(&c.name)),
+                NULL.chars().next().map_or(30, u32::from)
+            )
+        })
+        .collect();
+    parts.join(&format!(" || CHR({}) || ", u32::from(SEPARATOR)))
+}
+
 /// The canonical text of the row, as PostgreSQL computes it; `column`
 /// quotes a column name.
 pub(crate) fn postgres_row_text(
     columns: &[ChecksumColumn],
     column: impl Fn(&str) -> String,
 ) -> String {
-    let parts: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let x = column(&c.name);
-            let text = match c.kind {
-                ValueKind::Integer | ValueKind::Decimal => format!("{x}::text"),
-                ValueKind::Text => format!("{x}::text"),
-                ValueKind::Boolean => {
-                    format!("CASE WHEN {x} THEN 'true' WHEN NOT {x} THEN 'false' END")
-                }
-                ValueKind::Date => format!("to_char({x}, 'YYYY-MM-DD')"),
-                // `infinity` has no epoch: its text (no destination holds it).
-                ValueKind::Timestamp { .. } => format!(
-                    "CASE WHEN isfinite({x}) THEN (extract(epoch from {x}) * 1000000)::int8::text ELSE {x}::text END"
-                ),
-            };
-            format!("coalesce(nullif({text}, ''), chr(30))")
-        })
-        .collect();
-    parts.join(&format!(" || chr({}) || ", u32::from(SEPARATOR)))
+    row_text(columns, column, |kind, x| match kind {
+        ValueKind::Integer | ValueKind::Decimal | ValueKind::Text => format!("{x}::text"),
+        ValueKind::Boolean => format!("CASE WHEN {x} THEN 'true' WHEN NOT {x} THEN 'false' END"),
+        ValueKind::Date => format!("to_char({x}, 'YYYY-MM-DD')"),
+        // `infinity` has no epoch: its text (no destination holds it).
+        ValueKind::Timestamp { .. } => format!(
+            "CASE WHEN isfinite({x}) THEN (extract(epoch from {x}) * 1000000)::int8::text ELSE {x}::text END"
+        ),
+    })
 }
 
 /// PostgreSQL's row hash of `row_text`: the first 15 hex digits of its
@@ -127,26 +138,13 @@ pub(crate) fn snowflake_row_text(
     columns: &[ChecksumColumn],
     column: impl Fn(&str) -> String,
 ) -> String {
-    let parts: Vec<String> = columns
-        .iter()
-        .map(|c| {
-            let x = column(&c.name);
-            let text = match c.kind {
-                ValueKind::Integer | ValueKind::Decimal => format!("TO_VARCHAR({x})"),
-                ValueKind::Text => format!("TO_VARCHAR({x})"),
-                ValueKind::Boolean => {
-                    format!("CASE WHEN {x} THEN 'true' WHEN NOT {x} THEN 'false' END")
-                }
-                ValueKind::Date => format!("TO_CHAR({x}, 'YYYY-MM-DD')"),
-                // An instant: the same for TIMESTAMP_NTZ (UTC) and _TZ.
-                ValueKind::Timestamp { .. } => {
-                    format!("TO_VARCHAR(DATE_PART(EPOCH_MICROSECOND, {x}))")
-                }
-            };
-            format!("COALESCE(NULLIF({text}, ''), CHR(30))")
-        })
-        .collect();
-    parts.join(&format!(" || CHR({}) || ", u32::from(SEPARATOR)))
+    row_text(columns, column, |kind, x| match kind {
+        ValueKind::Integer | ValueKind::Decimal | ValueKind::Text => format!("TO_VARCHAR({x})"),
+        ValueKind::Boolean => format!("CASE WHEN {x} THEN 'true' WHEN NOT {x} THEN 'false' END"),
+        ValueKind::Date => format!("TO_CHAR({x}, 'YYYY-MM-DD')"),
+        // An instant: the same for TIMESTAMP_NTZ (UTC) and _TZ.
+        ValueKind::Timestamp { .. } => format!("TO_VARCHAR(DATE_PART(EPOCH_MICROSECOND, {x}))"),
+    })
 }
 
 /// Snowflake's row hash of `row_text`: the first 15 hex digits of its MD5
