@@ -142,7 +142,9 @@ pub fn parse_date_time(text: &str) -> Option<DateTimeParts<'_>> {
 /// signed expanded year, but not year 0 unsigned), or `infinity`.
 #[must_use]
 pub fn is_date(text: &str) -> bool {
-    is_infinity(text) || parse_date(text).is_some_and(|d| valid_year(&d))
+    common_date(text.as_bytes())
+        || is_infinity(text)
+        || parse_date(text).is_some_and(|d| valid_year(&d))
 }
 
 /// The `time` format: a time of day with an optional offset.
@@ -155,7 +157,76 @@ pub fn is_time(text: &str) -> bool {
 /// `infinity`.
 #[must_use]
 pub fn is_date_time(text: &str) -> bool {
-    is_infinity(text) || parse_date_time(text).is_some_and(|dt| valid_year(&dt.date))
+    common_date_time(text.as_bytes())
+        || is_infinity(text)
+        || parse_date_time(text).is_some_and(|dt| valid_year(&dt.date))
+}
+
+/// The two digits at `at` as a number, if they are digits.
+fn two_digits(bytes: &[u8], at: usize) -> Option<u32> {
+    match bytes.get(at..at + 2)? {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9'] => Some(u32::from(a - b'0') * 10 + u32::from(b - b'0')),
+        _ => None,
+    }
+}
+
+/// The shape most values have, `YYYY-MM-DD` with a four-digit year from
+/// 0001, checked in one pass: `true` means valid; `false` only means "not
+/// this shape or not obviously valid" (the full parser decides then). Days
+/// up to 28 need no calendar.
+fn common_date(bytes: &[u8]) -> bool {
+    let [_, _, _, _, b'-', _, _, b'-', _, _] = bytes else {
+        return false;
+    };
+    let (Some(high), Some(low), Some(month), Some(day)) = (
+        two_digits(bytes, 0),
+        two_digits(bytes, 2),
+        two_digits(bytes, 5),
+        two_digits(bytes, 8),
+    ) else {
+        return false;
+    };
+    high * 100 + low > 0 && (1..=12).contains(&month) && (1..=28).contains(&day)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`, what tap-postgres writes, checked in
+/// one pass like [`common_date`]; anything else is left to the full parser.
+fn common_date_time(bytes: &[u8]) -> bool {
+    let Some((date, rest)) = bytes.split_at_checked(10) else {
+        return false;
+    };
+    let [
+        b'T',
+        _,
+        _,
+        b':',
+        _,
+        _,
+        b':',
+        _,
+        _,
+        b'.',
+        f1,
+        f2,
+        f3,
+        f4,
+        f5,
+        f6,
+        b'+',
+        b'0',
+        b'0',
+        b':',
+        b'0',
+        b'0',
+    ] = rest
+    else {
+        return false;
+    };
+    common_date(date)
+        && [f1, f2, f3, f4, f5, f6].iter().all(|d| d.is_ascii_digit())
+        && two_digits(rest, 1).is_some_and(|h| h < 24)
+        && two_digits(rest, 4).is_some_and(|m| m < 60)
+        && two_digits(rest, 7).is_some_and(|s| s < 60)
 }
 
 /// RFC 3339 and ISO 8601 have no unsigned year 0 (`+0000` is 1 BC).

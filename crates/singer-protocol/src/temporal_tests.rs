@@ -155,3 +155,45 @@ fn parts_become_chrono_values() {
         Some("2024-01-02T03:04:05+00:00")
     );
 }
+
+/// The one-pass shapes accept only what the full parser accepts.
+#[test]
+fn the_common_shapes_never_accept_more_than_the_parser() {
+    let slow_date_time =
+        |t: &str| is_infinity(t) || parse_date_time(t).is_some_and(|dt| valid_year(&dt.date));
+    let slow_date = |t: &str| is_infinity(t) || parse_date(t).is_some_and(|d| valid_year(&d));
+    let mut checked = 0;
+    for year in ["0000", "0001", "1999", "2024", "9999", "20x4"] {
+        for month in ["00", "01", "02", "12", "13"] {
+            for day in ["00", "01", "28", "29", "31", "32"] {
+                let date = format!("{year}-{month}-{day}");
+                if common_date(date.as_bytes()) {
+                    assert!(slow_date(&date), "{date}");
+                    checked += 1;
+                }
+                for time in [
+                    "00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "1a:00:00",
+                ] {
+                    for tail in [
+                        ".000000+00:00",
+                        ".123456+00:00",
+                        ".12345+00:00",
+                        ".123456+01:00",
+                        ".12345x+00:00",
+                    ] {
+                        let text = format!("{date}T{time}{tail}");
+                        if common_date_time(text.as_bytes()) {
+                            assert!(slow_date_time(&text), "{text}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "the shapes accepted {checked} values");
+    assert!(is_date_time("2024-02-29T23:59:59.999999+00:00"));
+    assert!(!is_date_time("2023-02-29T00:00:00.000000+00:00"));
+    assert!(!is_date("0000-01-01"));
+    assert!(is_date("2024-12-31"));
+}
