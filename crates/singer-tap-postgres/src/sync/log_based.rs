@@ -606,28 +606,39 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
             return Ok(());
         }
         let commit_lsn = transaction.commit_lsn;
-        let deleted_at = delete.then(|| transaction.commit_time.clone());
         let key_only = delete && new.kind == b'K';
-        // Unchanged TOASTed values not in the old row: read by key.
+        // Unchanged TOASTed values not in the old row: read by key (rare:
+        // nothing is copied or allocated for the other changes).
         let mut fetched: HashMap<usize, Option<Option<Vec<u8>>>> = HashMap::new();
-        let columns = mapped.columns.clone();
-        let relation_key: Vec<bool> = mapped.relation.columns.iter().map(|c| c.key).collect();
-        for (plan_index, tuple_index) in columns.iter().enumerate() {
-            let Some(i) = tuple_index else { continue };
-            if matches!(new.values.get(*i), Some(TupleValue::Unchanged))
-                && !matches!(
-                    old.filter(|o| o.kind == b'O')
-                        .and_then(|o| o.values.get(*i)),
-                    Some(TupleValue::Binary(_) | TupleValue::Text(_) | TupleValue::Null)
-                )
-            {
-                let value = self.fetch_unchanged(index, plan_index, &columns, new)?;
-                fetched.insert(plan_index, value);
+        if new
+            .values
+            .iter()
+            .any(|v| matches!(v, TupleValue::Unchanged))
+        {
+            let columns = mapped.columns.clone();
+            for (plan_index, tuple_index) in columns.iter().enumerate() {
+                let Some(i) = tuple_index else { continue };
+                if matches!(new.values.get(*i), Some(TupleValue::Unchanged))
+                    && !matches!(
+                        old.filter(|o| o.kind == b'O')
+                            .and_then(|o| o.values.get(*i)),
+                        Some(TupleValue::Binary(_) | TupleValue::Text(_) | TupleValue::Null)
+                    )
+                {
+                    let value = self.fetch_unchanged(index, plan_index, &columns, new)?;
+                    fetched.insert(plan_index, value);
+                }
             }
         }
-        let Some(stream) = self.streams.get(index) else {
+        let (Some(stream), Some(mapped), Some(transaction)) = (
+            self.streams.get(index),
+            self.relations.get(&relation),
+            &self.transaction,
+        ) else {
             return Ok(());
         };
+        let deleted_at = delete.then_some(transaction.commit_time.as_str());
+        let columns = &mapped.columns;
         let plan = &stream.plan;
         let line = &mut self.line;
         line.clear();
@@ -639,7 +650,7 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
             };
             // A key-only old tuple holds the replica identity's columns; the
             // others are not sent (not NULLs).
-            if key_only && !relation_key.get(*i).copied().unwrap_or(false) {
+            if key_only && !mapped.relation.columns.get(*i).is_some_and(|c| c.key) {
                 continue;
             }
             let value = match new.values.get(*i) {
@@ -667,10 +678,9 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
             }
             first = false;
             line.extend_from_slice(&column.key_json);
-            let codec = self
-                .relations
-                .get(&relation)
-                .and_then(|m| m.codecs.get(plan_index))
+            let codec = mapped
+                .codecs
+                .get(plan_index)
                 .and_then(Option::as_ref)
                 .unwrap_or(&column.codec);
             let encoded = match value {
@@ -694,10 +704,14 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
         if !first {
             line.push(b',');
         }
-        line.extend_from_slice(
-            format!("\"{SDC_LSN}\":{commit_lsn},\"{SDC_DELETED_AT}\":").as_bytes(),
-        );
-        match &deleted_at {
+        line.push(b'"');
+        line.extend_from_slice(SDC_LSN.as_bytes());
+        line.extend_from_slice(b"\":");
+        line.extend_from_slice(itoa::Buffer::new().format(commit_lsn).as_bytes());
+        line.extend_from_slice(b",\"");
+        line.extend_from_slice(SDC_DELETED_AT.as_bytes());
+        line.extend_from_slice(b"\":");
+        match deleted_at {
             Some(time) => line.extend_from_slice(time.as_bytes()),
             None => line.extend_from_slice(b"null"),
         }

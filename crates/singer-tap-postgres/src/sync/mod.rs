@@ -200,13 +200,15 @@ pub fn sync<W: Write>(
     });
     let parallel =
         options.parallelism > 1 || options.max_rows_per_statement.is_some() || resuming_split;
+    // The parallel path gives the connection up; key sets connect again
+    // only if there are any.
+    let mut kept = None;
     let mut summaries = if plans.is_empty() {
+        kept = Some(session);
         Vec::new()
     } else if parallel {
         drop(session);
-        let summaries = parallel::sync_parallel(connector, &plans, &mut state, options, out)?;
-        session = Session::connect(connector, options.retry_policy())?;
-        summaries
+        parallel::sync_parallel(connector, &plans, &mut state, options, out)?
     } else {
         let mut summaries = Vec::new();
         for plan in &plans {
@@ -215,6 +217,7 @@ pub fn sync<W: Write>(
         }
         state.set_currently_syncing(None);
         write_state(out, &state)?;
+        kept = Some(session);
         summaries
     };
     if !log_streams.is_empty() {
@@ -232,7 +235,11 @@ pub fn sync<W: Write>(
     // (any snapshot after a stream's read holds all its live keys).
     let all_plans = plans.iter().chain(log_streams.iter().map(|s| &s.plan));
     for read in all_plans.filter_map(|plan| plan.key_set(options)) {
-        read.run(&mut session, &state, out)?;
+        let session = match &mut kept {
+            Some(session) => session,
+            None => kept.insert(Session::connect(connector, options.retry_policy())?),
+        };
+        read.run(session, &state, out)?;
     }
     Ok(summaries)
 }
