@@ -170,10 +170,44 @@ fn two_digits(bytes: &[u8], at: usize) -> Option<u32> {
     }
 }
 
+/// Whether `text` is `YYYY-MM-DD`, a valid date with a four-digit year
+/// from 0001 to 9999: the shape most dates have, checked in one pass.
+/// `false` only means "not this shape" (see [`parse_date`] for the rest).
+/// Such a text is already in the form every consumer writes, so a
+/// converter may copy it as it is.
+///
+/// ```
+/// use singer_protocol::temporal::is_common_date;
+///
+/// assert!(is_common_date("2024-02-29"));
+/// assert!(!is_common_date("2023-02-29"));
+/// assert!(!is_common_date("+12024-01-01"));
+/// ```
+#[must_use]
+pub fn is_common_date(text: &str) -> bool {
+    common_date(text.as_bytes())
+}
+
+/// Whether `text` is `YYYY-MM-DDTHH:MM:SS.ffffff+00:00` (what tap-postgres
+/// writes: UTC, microseconds), a valid date-time with a four-digit year
+/// from 0001 to 9999, checked in one pass. `false` only means "not this
+/// shape" (see [`parse_date_time`] for the rest).
+///
+/// ```
+/// use singer_protocol::temporal::is_common_date_time;
+///
+/// assert!(is_common_date_time("2024-01-31T23:59:59.000001+00:00"));
+/// assert!(!is_common_date_time("2024-01-31T23:59:59+00:00"));
+/// assert!(!is_common_date_time("2024-01-31T23:59:60.000000+00:00"));
+/// ```
+#[must_use]
+pub fn is_common_date_time(text: &str) -> bool {
+    common_date_time(text.as_bytes())
+}
+
 /// The shape most values have, `YYYY-MM-DD` with a four-digit year from
 /// 0001, checked in one pass: `true` means valid; `false` only means "not
-/// this shape or not obviously valid" (the full parser decides then). Days
-/// up to 28 need no calendar.
+/// this shape" (the full parser decides then).
 fn common_date(bytes: &[u8]) -> bool {
     let [_, _, _, _, b'-', _, _, b'-', _, _] = bytes else {
         return false;
@@ -186,7 +220,16 @@ fn common_date(bytes: &[u8]) -> bool {
     ) else {
         return false;
     };
-    high * 100 + low > 0 && (1..=12).contains(&month) && (1..=28).contains(&day)
+    let year = high * 100 + low;
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    year > 0 && (1..=days).contains(&day)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`, what tap-postgres writes, checked in

@@ -163,9 +163,11 @@ fn the_common_shapes_never_accept_more_than_the_parser() {
         |t: &str| is_infinity(t) || parse_date_time(t).is_some_and(|dt| valid_year(&dt.date));
     let slow_date = |t: &str| is_infinity(t) || parse_date(t).is_some_and(|d| valid_year(&d));
     let mut checked = 0;
-    for year in ["0000", "0001", "1999", "2024", "9999", "20x4"] {
-        for month in ["00", "01", "02", "12", "13"] {
-            for day in ["00", "01", "28", "29", "31", "32"] {
+    for year in [
+        "0000", "0001", "1900", "1999", "2000", "2023", "2024", "9999", "20x4",
+    ] {
+        for month in ["00", "01", "02", "04", "06", "09", "11", "12", "13"] {
+            for day in ["00", "01", "28", "29", "30", "31", "32"] {
                 let date = format!("{year}-{month}-{day}");
                 if common_date(date.as_bytes()) {
                     assert!(slow_date(&date), "{date}");
@@ -192,6 +194,18 @@ fn the_common_shapes_never_accept_more_than_the_parser() {
         }
     }
     assert!(checked > 100, "the shapes accepted {checked} values");
+    // Every valid day of a month has the shape: none goes the slow way.
+    for (date, valid) in [
+        ("2024-02-29", true),
+        ("2000-02-29", true),
+        ("1900-02-29", false),
+        ("2023-02-29", false),
+        ("2024-04-30", true),
+        ("2024-04-31", false),
+        ("2024-12-31", true),
+    ] {
+        assert_eq!(common_date(date.as_bytes()), valid, "{date}");
+    }
     assert!(is_date_time("2024-02-29T23:59:59.999999+00:00"));
     assert!(!is_date_time("2023-02-29T00:00:00.000000+00:00"));
     assert!(!is_date("0000-01-01"));
