@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 mod about;
+mod blocks;
 mod catalog;
 mod cli;
 mod config;
@@ -55,6 +56,7 @@ pub mod temporal;
 mod writer;
 
 pub use about::{About, AboutFormat, Setting, SettingKind};
+pub use blocks::{BlockReader, DEFAULT_BLOCK_BYTES, LineBlock};
 pub use catalog::{
     Catalog, CatalogEntry, FORCED_REPLICATION_METHOD, INCLUSION, Inclusion, Metadata,
     MetadataEntry, REPLICATION_KEY, REPLICATION_METHOD, ReplicationMethod, SELECTED,

@@ -1,8 +1,6 @@
 //! The driver: read, route, validate, batch, write, commit, then STATE.
 
-use std::cell::Cell;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::rc::Rc;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
@@ -10,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use singer_protocol::{
-    ActivateVersionMessage, LineReader, Message, Progress, PropertySpan, RecordLine, SchemaMessage,
-    Writer,
+    ActivateVersionMessage, BlockReader, LineBlock, Message, Progress, PropertySpan, RecordLine,
+    SchemaMessage, Writer,
 };
 use singer_schema::{Decision, TypeOptions};
 use tracing::{debug, info, warn};
@@ -23,10 +21,6 @@ use crate::metadata;
 use crate::stream::{RecordContext, RecordView, Stream};
 use singer_protocol::Retryable as _;
 
-/// Messages per chunk handed from the reading thread.
-const CHUNK_MESSAGES: usize = 512;
-/// Bytes of line text per chunk, at most (plus one line).
-const CHUNK_BYTES: usize = 256 << 10;
 /// Chunks in flight between the threads (bounded: backpressure). 4 MiB of
 /// read-ahead lets the tap go on writing while a batch is written, which
 /// on a 2-core machine shared with PostgreSQL and the tap cut the pipe's
@@ -38,13 +32,11 @@ const TICK: Duration = Duration::from_millis(100);
 /// How often live progress is reported.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
-/// Lines read ahead by the reading thread, in one buffer; chunks go back
-/// to it for reuse, so reading allocates nothing per line.
+/// Lines read ahead by the reading thread, read straight into one buffer;
+/// chunks go back to it for reuse, so reading allocates nothing per line.
 #[derive(Default)]
 struct Chunk {
-    text: Vec<u8>,
-    /// Line number and byte range in `text`.
-    lines: Vec<(u64, usize, usize)>,
+    block: LineBlock,
     /// What ended the input early, after the lines.
     error: Option<singer_protocol::Error>,
 }
@@ -219,13 +211,8 @@ impl<L: Loader> Driver<L> {
         let _reader = std::thread::Builder::new()
             .name("singer-reader".to_owned())
             .spawn(move || {
-                let drained = Rc::new(Cell::new(false));
-                let input = Drained {
-                    inner: BufReader::with_capacity(1 << 20, input),
-                    drained: Rc::clone(&drained),
-                };
-                let lines = LineReader::new(input).with_max_line_bytes(max_line_bytes);
-                read_chunks(lines, &drained, &sender, &spare);
+                let lines = BlockReader::new(input).with_max_line_bytes(max_line_bytes);
+                read_chunks(lines, &sender, &spare);
             })
             .map_err(|source| singer_protocol::Error::Read { line: 0, source })?;
         let result = self.drive(&receiver, &spare_sender, out);
@@ -287,9 +274,8 @@ impl<L: Loader> Driver<L> {
                     } else {
                         String::new()
                     };
-                    for &(line, start, end) in &chunk.lines {
+                    for (line, bytes) in chunk.block.lines() {
                         self.line = line;
-                        let bytes = chunk.text.get(start..end).unwrap_or_default();
                         let text = singer_protocol::line_text(bytes, line)?;
                         self.line_message(text, line, &received_at, out)?;
                         if self.interrupted() {
@@ -754,66 +740,25 @@ impl<L: Loader> Driver<L> {
     }
 }
 
-/// A buffered input that says when its buffer is empty (the next read may
-/// block).
-struct Drained<R> {
-    inner: BufReader<R>,
-    drained: Rc<Cell<bool>>,
-}
-
-impl<R: Read> Read for Drained<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.drained.set(self.inner.buffer().is_empty());
-        Ok(n)
-    }
-}
-
-impl<R: Read> BufRead for Drained<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amount: usize) {
-        self.inner.consume(amount);
-        self.drained.set(self.inner.buffer().is_empty());
-    }
-}
-
-/// The reading thread: lines in chunks until the end, the first error,
-/// or the receiver going away. A chunk goes as soon as the input has
-/// nothing more buffered.
-fn read_chunks<R: BufRead>(
-    mut lines: LineReader<R>,
-    drained: &Cell<bool>,
+/// The reading thread: blocks of lines until the end, the first error,
+/// or the receiver going away. A block goes as soon as the input has
+/// nothing more ready ([`BlockReader::fill`]), so an idle tap never holds
+/// records back.
+fn read_chunks<R: Read>(
+    mut lines: BlockReader<R>,
     sender: &SyncSender<Chunk>,
     spare: &Receiver<Chunk>,
 ) {
     loop {
         let mut chunk = spare.try_recv().unwrap_or_default();
-        chunk.text.clear();
-        chunk.lines.clear();
-        let mut end = false;
-        while chunk.lines.len() < CHUNK_MESSAGES && chunk.text.len() < CHUNK_BYTES {
-            match lines.read_line_into(&mut chunk.text) {
-                Ok(Some((line, range))) => {
-                    chunk.lines.push((line, range.start, range.end));
-                    if drained.get() {
-                        break;
-                    }
-                }
-                Ok(None) => {
-                    end = true;
-                    break;
-                }
-                Err(error) => {
-                    chunk.error = Some(error);
-                    end = true;
-                    break;
-                }
+        let end = match lines.fill(&mut chunk.block) {
+            Ok(more) => !more,
+            Err(error) => {
+                chunk.error = Some(error);
+                true
             }
-        }
-        if (!chunk.lines.is_empty() || chunk.error.is_some()) && sender.send(chunk).is_err() {
+        };
+        if (!chunk.block.is_empty() || chunk.error.is_some()) && sender.send(chunk).is_err() {
             return;
         }
         if end {
