@@ -235,10 +235,14 @@ impl Codec {
     }
 
     pub(super) fn utf8<'a>(&self, raw: &'a [u8]) -> Result<&'a str, EncodeError> {
-        std::str::from_utf8(raw).map_err(|source| EncodeError::InvalidUtf8 {
+        std::str::from_utf8(raw).map_err(|source| self.invalid_utf8(source))
+    }
+
+    pub(super) fn invalid_utf8(&self, source: std::str::Utf8Error) -> EncodeError {
+        EncodeError::InvalidUtf8 {
             sql_datatype: self.sql_datatype.clone(),
             source,
-        })
+        }
     }
 
     pub(super) fn fixed<const N: usize>(&self, raw: &[u8]) -> Result<[u8; N], EncodeError> {

@@ -54,7 +54,7 @@ impl Codec {
                 }
             }
             Scalar::Text { .. } | Scalar::Label | Scalar::TextCast => {
-                text::write_str(out, self.utf8(raw)?);
+                text::write_utf8(out, raw).map_err(|source| self.invalid_utf8(source))?;
             }
             Scalar::Bytea => write_hex(out, raw),
             Scalar::Uuid => {

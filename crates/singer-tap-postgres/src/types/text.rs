@@ -4,7 +4,29 @@
 /// characters below U+0020 (with the short forms where JSON has them); every
 /// other character, in every Unicode plane, is copied as UTF-8.
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    write_escaped(out, s.as_bytes());
+}
+
+/// [`write_str`] for text that should be UTF-8 (PostgreSQL's text in the
+/// database encoding): checked in the same pass as the escaping, with a
+/// full check only when a byte is not ASCII. On an error nothing is
+/// appended.
+pub(crate) fn write_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), std::str::Utf8Error> {
+    let mark = out.len();
+    if write_escaped(out, bytes)
+        && let Err(error) = std::str::from_utf8(bytes)
+    {
+        out.truncate(mark);
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// Appends `bytes` as a JSON string literal (escaping as [`write_str`]
+/// says); `true` when some byte is not ASCII.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut high = 0_u64;
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
@@ -13,6 +35,7 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     // Skip 8 bytes at a time while none of them needs escaping.
     while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
         let word = u64::from_ne_bytes(*chunk);
+        high |= word;
         if !needs_escape(word) {
             offset += 8;
             rest = tail;
@@ -30,6 +53,7 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
         rest = tail;
     }
     for (i, &b) in rest.iter().enumerate() {
+        high |= u64::from(b) << 56;
         if let Some(escape) = escape_of(b) {
             let at = offset + i;
             out.extend_from_slice(bytes.get(start..at).unwrap_or_default());
@@ -39,6 +63,7 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(bytes.get(start..).unwrap_or_default());
     out.push(b'"');
+    high & HIGHS != 0
 }
 
 /// Whether any byte of `word` is `"`, `\` or below 0x20 (SWAR: a zero byte
@@ -200,6 +225,41 @@ mod tests {
         for b in 0u8..=0x7F {
             let s = String::from(char::from(b)).repeat(9);
             assert_eq!(json(&s), serde_json::to_string(&s).unwrap(), "byte {b}");
+        }
+    }
+
+    /// Bytes checked while escaped: what `str::from_utf8` accepts is
+    /// written as `write_str` writes it; anything else is refused, with
+    /// nothing written, wherever the bad byte is.
+    #[test]
+    fn utf8_is_checked_in_the_escaping_pass() {
+        let good = [
+            "",
+            "ascii only, long enough",
+            "héllo ✓ 😀",
+            "a\"\\\n",
+            "12345678é",
+        ];
+        for case in good {
+            let mut out = b"x".to_vec();
+            write_utf8(&mut out, case.as_bytes()).unwrap();
+            assert_eq!(out[1..], *json(case).as_bytes(), "{case:?}");
+        }
+        for at in 0..20 {
+            for bad in [
+                &[0xff][..],
+                &[0xc3],
+                &[0xe2, 0x9c],
+                &[0xed, 0xa0, 0x80],
+                &[0x80],
+            ] {
+                let mut bytes = vec![b'a'; at];
+                bytes.extend_from_slice(bad);
+                bytes.extend_from_slice(b"tail");
+                let mut out = b"x".to_vec();
+                assert!(write_utf8(&mut out, &bytes).is_err(), "{bytes:?}");
+                assert_eq!(out, b"x");
+            }
         }
     }
 
