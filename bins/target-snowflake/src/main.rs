@@ -32,6 +32,23 @@ fn main() -> ExitCode {
             for (table, rows) in &stats.tables {
                 info!(table = %table, rows, "Rows loaded.");
             }
+            for (stream, line) in &stats.streams {
+                info!(
+                    stream = %stream,
+                    table = %line.table,
+                    rows = line.rows,
+                    batches = line.batches,
+                    files = line.files,
+                    bytes_uploaded = line.bytes,
+                    puts = line.puts,
+                    encode_s = line.encode_seconds,
+                    upload_s = line.upload_seconds,
+                    copy_s = line.copy_seconds,
+                    merge_s = line.merge_seconds,
+                    statements = line.statements,
+                    "Stream statistics."
+                );
+            }
             info!(
                 rows = stats.rows,
                 batches = stats.batches,

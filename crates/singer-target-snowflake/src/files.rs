@@ -18,7 +18,7 @@
 //! also says `FORCE = TRUE` so a retried commit reloads them into its fresh
 //! landing table).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
@@ -54,6 +54,8 @@ pub(crate) struct StagedFile {
     pub(crate) name: String,
     /// Rows in the file.
     pub(crate) rows: u64,
+    /// The stream whose rows it holds.
+    pub(crate) stream: String,
 }
 
 /// What staging one batch did.
@@ -103,10 +105,19 @@ pub(crate) struct FileStager {
     text: String,
     created: HashSet<String>,
     cleaned: HashSet<String>,
-    /// Encoding counters (the upload thread keeps the upload ones).
+    /// Encoding counters (the upload thread keeps the upload ones), in
+    /// all and per stream.
     encode: FileStats,
+    encode_by_stream: BTreeMap<String, f64>,
     /// The upload counters at the last flush.
-    uploaded: FileStats,
+    uploaded: Uploaded,
+}
+
+/// The upload thread's counters: in all and per stream.
+#[derive(Debug, Default, Clone)]
+struct Uploaded {
+    all: FileStats,
+    by_stream: BTreeMap<String, FileStats>,
 }
 
 /// What the upload thread owns: the REST session for `PUT`, the HTTP
@@ -119,7 +130,7 @@ struct Uploads {
     connect_override: Option<url::Url>,
     retry: RetryPolicy,
     parallel: usize,
-    stats: FileStats,
+    stats: Uploaded,
 }
 
 /// The upload thread: files in (bounded: `upload_parallelism` waiting),
@@ -130,7 +141,7 @@ struct Worker {
 
 enum Job {
     File(Queued),
-    Flush(SyncSender<Result<FileStats>>),
+    Flush(SyncSender<Result<Uploaded>>),
 }
 
 impl std::fmt::Debug for FileStager {
@@ -216,14 +227,15 @@ impl FileStager {
                 connect_override: None,
                 retry: config.retry_policy(),
                 parallel,
-                stats: FileStats::default(),
+                stats: Uploaded::default(),
             }),
             worker: None,
             text: String::new(),
             created: HashSet::new(),
             cleaned: HashSet::new(),
             encode: FileStats::default(),
-            uploaded: FileStats::default(),
+            encode_by_stream: BTreeMap::new(),
+            uploaded: Uploaded::default(),
         })
     }
 
@@ -357,7 +369,12 @@ impl FileStager {
         self.text = text;
         out.rows = out.files.iter().map(|f| f.rows).sum();
         out.nulled = counts.nulled;
-        self.encode.encode_seconds += started.elapsed().as_secs_f64();
+        let seconds = started.elapsed().as_secs_f64();
+        self.encode.encode_seconds += seconds;
+        *self
+            .encode_by_stream
+            .entry(request.stream.to_owned())
+            .or_default() += seconds;
         Ok(out)
     }
 
@@ -386,6 +403,7 @@ impl FileStager {
             dir: self.commit_dir(table_dir),
             name: format!("{}-{}.json.gz", self.counter, safe_name(stream)),
             rows,
+            stream: stream.to_owned(),
         };
         self.submit(Queued {
             file: file.clone(),
@@ -445,8 +463,18 @@ impl FileStager {
     pub(crate) fn stats(&self) -> FileStats {
         FileStats {
             encode_seconds: self.encode.encode_seconds,
-            ..self.uploaded
+            ..self.uploaded.all
         }
+    }
+
+    /// [`FileStager::stats`] per stream (upload seconds are each file's
+    /// own: files of several streams upload at once).
+    pub(crate) fn stream_stats(&self) -> BTreeMap<String, FileStats> {
+        let mut streams = self.uploaded.by_stream.clone();
+        for (stream, seconds) in &self.encode_by_stream {
+            streams.entry(stream.clone()).or_default().encode_seconds = *seconds;
+        }
+        streams
     }
 }
 
@@ -484,7 +512,7 @@ impl Uploads {
             if let Some(reply) = flush {
                 let _ = reply.send(match failure.take() {
                     Some(error) => Err(error),
-                    None => Ok(self.stats),
+                    None => Ok(self.stats.clone()),
                 });
             }
         }
@@ -503,7 +531,14 @@ impl Uploads {
             let mut last_error = None;
             let mut transfers = tokio::task::JoinSet::new();
             for (index, queued) in queue.iter().enumerate() {
-                let put = match self.put(&queued.file) {
+                let asked = Instant::now();
+                let put = self.put(&queued.file);
+                self.stats
+                    .by_stream
+                    .entry(queued.file.stream.clone())
+                    .or_default()
+                    .upload_seconds += asked.elapsed().as_secs_f64();
+                let put = match put {
                     Ok(put) => put,
                     Err(error) => {
                         failed.push(index);
@@ -532,16 +567,30 @@ impl Uploads {
                 };
                 let name = queued.file.name.clone();
                 let _guard = self.runtime.enter();
-                transfers.spawn(async move { (index, uploader.put(&request, &name, body).await) });
+                transfers.spawn(async move {
+                    let sent = Instant::now();
+                    let result = uploader.put(&request, &name, body).await;
+                    (index, result, sent.elapsed())
+                });
             }
             let results = self.runtime.block_on(transfers.join_all());
-            for (index, result) in results {
+            for (index, result, took) in results {
+                let Some(queued) = queue.get(index) else {
+                    continue;
+                };
+                let stream = self
+                    .stats
+                    .by_stream
+                    .entry(queued.file.stream.clone())
+                    .or_default();
+                stream.upload_seconds += took.as_secs_f64();
                 match result {
                     Ok(()) => {
-                        if let Some(queued) = queue.get(index) {
-                            self.stats.files += 1;
-                            self.stats.bytes += u64::try_from(queued.gz.len()).unwrap_or(u64::MAX);
-                        }
+                        let bytes = u64::try_from(queued.gz.len()).unwrap_or(u64::MAX);
+                        stream.files += 1;
+                        stream.bytes += bytes;
+                        self.stats.all.files += 1;
+                        self.stats.all.bytes += bytes;
                     }
                     Err(error) => {
                         failed.push(index);
@@ -567,7 +616,7 @@ impl Uploads {
                 std::thread::sleep(wait);
             }
         }
-        self.stats.upload_seconds += started.elapsed().as_secs_f64();
+        self.stats.all.upload_seconds += started.elapsed().as_secs_f64();
         Ok(())
     }
 
@@ -581,7 +630,12 @@ impl Uploads {
             stage = file.stage,
             dir = file.dir,
         );
-        self.stats.puts += 1;
+        self.stats.all.puts += 1;
+        self.stats
+            .by_stream
+            .entry(file.stream.clone())
+            .or_default()
+            .puts += 1;
         let session = match self.session.take() {
             Some(session) => session,
             None => self

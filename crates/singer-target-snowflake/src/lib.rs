@@ -85,6 +85,6 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use files::FileStats;
-pub use loader::{DELETED_AT, LoadStats, SnowflakeLoader, TABLE_VERSION};
+pub use loader::{DELETED_AT, LoadStats, SnowflakeLoader, StreamStats, TABLE_VERSION};
 pub use naming::{MAX_IDENTIFIER_CHARS, TableName, column_names, fold, quote, table_for_stream};
 pub use types::{MAX_PRECISION, MAX_VARCHAR, SqlType};

@@ -349,8 +349,16 @@ impl SnowflakeLoader {
         self.load_files()?;
         self.check_stages("committing")?;
         let mut statements: Vec<Statement> = Vec::new();
+        // The stream each statement is for (the summary's per-stream time).
+        let mut owners: Vec<String> = Vec::new();
         let mut overwriting: HashSet<String> = HashSet::new();
         for pending in &self.pending {
+            let owner = match pending {
+                Pending::Apply(index) => self.stages.get(*index).map(|s| s.stream.clone()),
+                Pending::Activate { stream, .. } | Pending::DetectDeletes { stream, .. } => {
+                    Some(stream.clone())
+                }
+            };
             match pending {
                 Pending::Apply(index) => {
                     let Some(stage) = self.stages.get(*index) else {
@@ -378,11 +386,17 @@ impl SnowflakeLoader {
                 } => statements
                     .extend(self.detect_deletes_statements(key_set, stream, keys, *version, now)?),
             }
+            owners.resize(statements.len(), owner.unwrap_or_default());
         }
         let started = Instant::now();
-        self.transaction(&statements)?;
+        let took = self.transaction(&statements)?;
         self.stats.merge_seconds += started.elapsed().as_secs_f64();
         self.stats.commit_statements += u64::try_from(statements.len()).unwrap_or(u64::MAX) + 2;
+        for (owner, seconds) in owners.iter().zip(took) {
+            let line = self.stats.streams.entry(owner.clone()).or_default();
+            line.merge_seconds += seconds;
+            line.statements += 1;
+        }
         self.remove_committed_files();
         for stream in overwriting {
             if let Some(state) = self.streams.get_mut(&stream) {
@@ -406,6 +420,9 @@ impl SnowflakeLoader {
         for stage in std::mem::take(&mut self.stages) {
             self.stats.rows += stage.rows;
             self.stats.batches += stage.batches;
+            let line = self.stats.streams.entry(stage.stream.clone()).or_default();
+            line.rows += stage.rows;
+            line.batches += stage.batches;
             *self.stats.tables.entry(stage.table.sql()).or_default() += stage.rows;
             debug!(stream = %stage.stream, table = %stage.table, rows = stage.rows, "Staged rows committed.");
             // Best effort: the data is committed; a leftover temporary
@@ -442,6 +459,8 @@ impl SnowflakeLoader {
             if stage.files.is_empty() {
                 continue;
             }
+            let stage_started = Instant::now();
+            let mut sent = 0;
             let (name, types, schema) = (
                 stage.name.clone(),
                 stage.types.clone(),
@@ -508,6 +527,7 @@ impl SnowflakeLoader {
                     .run("loading staged files", &sql, &[], false)?;
                 check_copy(&rows, &names, expected, &land)?;
                 self.stats.commit_statements += 1;
+                sent += 1;
             }
             self.connection.run(
                 "filling a staging table from its files",
@@ -518,6 +538,9 @@ impl SnowflakeLoader {
             self.stats.commit_statements += 3;
             if let Some(stage) = self.stages.get_mut(index) {
                 stage.session = session;
+                let line = self.stats.streams.entry(stage.stream.clone()).or_default();
+                line.copy_seconds += stage_started.elapsed().as_secs_f64();
+                line.statements += sent + 3;
             }
         }
         self.stats.copy_seconds += started.elapsed().as_secs_f64();
@@ -553,7 +576,9 @@ impl SnowflakeLoader {
     }
 
     /// `BEGIN`, the statements, `COMMIT`; a failure rolls back.
-    fn transaction(&mut self, statements: &[Statement]) -> Result<()> {
+    /// Runs `statements` in one transaction; answers each one's seconds.
+    fn transaction(&mut self, statements: &[Statement]) -> Result<Vec<f64>> {
+        let mut took = Vec::with_capacity(statements.len());
         self.connection
             .run("beginning a transaction", "BEGIN", &[], false)?;
         for statement in statements {
@@ -562,9 +587,11 @@ impl SnowflakeLoader {
                 self.connection.use_schema(schema)?;
             }
             // A failure rolls the transaction back (in `run`).
+            let started = Instant::now();
             let rows =
                 self.connection
                     .run(&statement.action, &statement.sql, &statement.binds, false)?;
+            took.push(started.elapsed().as_secs_f64());
             if let Some(guard) = &statement.check {
                 match guard.check(&rows) {
                     Ok((live, missing)) => {
@@ -585,7 +612,7 @@ impl SnowflakeLoader {
             }
         }
         self.connection.run("committing", "COMMIT", &[], true)?;
-        Ok(())
+        Ok(took)
     }
 }
 

@@ -130,6 +130,37 @@ pub struct LoadStats {
     pub merge_seconds: f64,
     /// Statements sent by the commits (COPY, INSERT, MERGE, ...).
     pub commit_statements: u64,
+    /// The same counts per stream.
+    pub streams: BTreeMap<String, StreamStats>,
+}
+
+/// What the loader did for one stream: a line of the end-of-run summary.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct StreamStats {
+    /// The table the stream loads into.
+    pub table: String,
+    /// Rows committed.
+    pub rows: u64,
+    /// Batches committed.
+    pub batches: u64,
+    /// Files uploaded (`staging: stage`).
+    pub files: u64,
+    /// Compressed bytes uploaded.
+    pub bytes: u64,
+    /// `PUT` statements sent.
+    pub puts: u64,
+    /// Seconds spent encoding and compressing its files.
+    pub encode_seconds: f64,
+    /// Seconds its files spent in `PUT` and in transfer (files of several
+    /// streams upload at once, so the streams' sum can pass the run's).
+    pub upload_seconds: f64,
+    /// Seconds in `COPY INTO` and filling its staging tables.
+    pub copy_seconds: f64,
+    /// Seconds in its statements of the commit transactions (MERGE,
+    /// INSERT, ACTIVATE_VERSION, deletes).
+    pub merge_seconds: f64,
+    /// Statements sent for it (staging, `PUT`, COPY, MERGE, ...).
+    pub statements: u64,
 }
 
 /// The Snowflake loader behind `target-snowflake` (see the crate docs).
@@ -217,6 +248,20 @@ impl SnowflakeLoader {
         let mut stats = self.stats.clone();
         if let Some(files) = &self.files {
             stats.files = files.stats();
+            for (stream, counts) in files.stream_stats() {
+                let line = stats.streams.entry(stream).or_default();
+                line.files = counts.files;
+                line.bytes = counts.bytes;
+                line.puts = counts.puts;
+                line.statements += counts.puts;
+                line.encode_seconds = counts.encode_seconds;
+                line.upload_seconds = counts.upload_seconds;
+            }
+        }
+        for (stream, line) in &mut stats.streams {
+            if let Some(state) = self.streams.get(stream) {
+                line.table = state.table.sql();
+            }
         }
         stats
     }

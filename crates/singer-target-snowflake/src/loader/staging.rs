@@ -265,7 +265,13 @@ impl SnowflakeLoader {
             }
         }
         self.open.insert(stream.to_owned(), index);
-        self.stats.stage_statements += u64::try_from(staged.statements).unwrap_or(u64::MAX);
+        let statements = u64::try_from(staged.statements).unwrap_or(u64::MAX);
+        self.stats.stage_statements += statements;
+        self.stats
+            .streams
+            .entry(stream.to_owned())
+            .or_default()
+            .statements += statements;
         self.stats.special_values_nulled += staged.nulled;
         debug!(stream, table = %state.table, rows = staged.rows, statements = staged.statements, "Batch staged.");
         Ok(())

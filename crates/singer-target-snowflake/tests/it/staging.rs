@@ -76,6 +76,54 @@ fn the_default_loads_through_staged_files_with_the_same_rows_as_bound_batches() 
     assert_eq!(lines(&mut bound.loader, CONTENT), rows);
 }
 
+/// The end-of-run summary has a line per stream (issue #13, item 5):
+/// files, bytes, rows, seconds encoding / uploading / in COPY / in MERGE,
+/// statements; the streams' counts add up to the run's.
+#[test]
+fn the_summary_counts_files_rows_time_and_statements_per_stream() {
+    let mut config = config("per-stream");
+    config.driver.batch_size_rows = 3;
+    let mut values = vec![
+        schema(),
+        json!({"type": "SCHEMA", "stream": "public-notes", "key_properties": ["id"], "schema": {
+            "properties": {"id": {"type": "integer"}, "text": {"type": "string"}}}}),
+    ];
+    for id in 1..=7 {
+        values.push(item(id));
+        if id <= 2 {
+            values.push(json!({"type": "RECORD", "stream": "public-notes",
+                               "record": {"id": id, "text": "note"}}));
+        }
+    }
+    values.push(state(7));
+    let loaded = load(&config, &messages(&values));
+    let stats = loaded.loader.stats();
+    let items = &stats.streams["public-items"];
+    let notes = &stats.streams["public-notes"];
+    assert_eq!((items.rows, notes.rows), (7, 2), "{stats:?}");
+    assert_eq!(items.table, r#""RAW"."ITEMS""#);
+    assert_eq!(notes.table, r#""RAW"."NOTES""#);
+    assert!(items.files >= 3 && notes.files >= 1, "{stats:?}");
+    for line in [items, notes] {
+        assert!(line.bytes > 0 && line.puts >= line.files, "{line:?}");
+        assert!(
+            line.encode_seconds > 0.0 && line.upload_seconds > 0.0,
+            "{line:?}"
+        );
+        assert!(
+            line.copy_seconds > 0.0 && line.merge_seconds > 0.0,
+            "{line:?}"
+        );
+        // PUTs, the COPY and the landing-table statements, the MERGE.
+        assert!(line.statements >= line.puts + 4, "{line:?}");
+    }
+    assert_eq!(items.rows + notes.rows, stats.rows);
+    assert_eq!(items.files + notes.files, stats.files.files);
+    assert_eq!(items.bytes + notes.bytes, stats.files.bytes);
+    assert_eq!(items.puts + notes.puts, stats.files.puts);
+    assert!(items.statements + notes.statements <= stats.commit_statements + stats.files.puts);
+}
+
 #[test]
 fn a_transient_failure_during_the_commit_is_retried_from_the_staged_files() {
     let mut config = config("staged_commit_retry");
