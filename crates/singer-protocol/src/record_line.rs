@@ -316,6 +316,7 @@ impl Scan<'_> {
 
     /// Any string, escapes checked: what the full parser accepts, except
     /// `\uD800`-`\uDFFF` (left to it: it decides on surrogate pairs).
+    #[inline]
     fn string(&mut self) -> Option<()> {
         self.byte(b'"')?;
         loop {
@@ -355,6 +356,7 @@ impl Scan<'_> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    #[inline]
     fn number(&mut self) -> Option<()> {
         if self.peek()? == b'-' {
             self.at += 1;
@@ -382,12 +384,27 @@ impl Scan<'_> {
         Some(())
     }
 
-    /// Any JSON value at nesting `depth` (the envelope is 1).
+    /// Any JSON value at nesting `depth` (the envelope is 1). Scalars are
+    /// read in line (most values are); objects and arrays by
+    /// [`Scan::container`].
+    #[inline]
     fn value(&mut self, depth: u32) -> Option<()> {
         match self.peek()? {
             b'"' => self.string(),
+            b'{' | b'[' => self.container(depth),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number(),
+        }
+    }
+
+    /// An object or an array at nesting `depth`.
+    #[inline(never)]
+    fn container(&mut self, depth: u32) -> Option<()> {
+        match self.peek()? {
             b'{' => self.object(nested(depth)?, false, |_, _| {}),
-            b'[' => {
+            _ => {
                 let depth = nested(depth)?;
                 self.at += 1;
                 self.space();
@@ -406,10 +423,6 @@ impl Scan<'_> {
                     }
                 }
             }
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            _ => self.number(),
         }
     }
 
