@@ -114,6 +114,15 @@ const PAIRS: &[u8; 200] = b"\
     6061626364656667686970717273747576777879\
     8081828384858687888990919293949596979899";
 
+/// Writes the two digits of `value` (below 100) at `at` in `buf`.
+#[inline]
+pub(crate) fn put_pair(buf: &mut [u8], at: usize, value: u64) {
+    let i = usize::try_from(value).unwrap_or(0) * 2;
+    if let (Some(to), Some(digits)) = (buf.get_mut(at..at + 2), PAIRS.get(i..i + 2)) {
+        to.copy_from_slice(digits);
+    }
+}
+
 /// Appends the two digits of `value` (below 100).
 #[inline]
 fn push_pair(out: &mut Vec<u8>, value: u64) {
