@@ -5,12 +5,14 @@
 use std::str::FromStr;
 
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode};
-use postgres::config::SslMode as PgSslMode;
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, NoTls};
 use postgres_openssl::MakeTlsConnector;
+use tokio_postgres::Config;
+use tokio_postgres::config::SslMode as PgSslMode;
 
 use crate::config::{SslMode, TapConfig};
 use crate::error::{Error, Result};
+use crate::pg;
 
 /// Session settings every connection gets: UTC and ISO formats, so that
 /// values cast to text (exotic types) render the same whatever the server's
@@ -108,9 +110,10 @@ impl Connector {
     ///
     /// [`Error::Connect`] naming the server (never the password).
     pub fn connect(&self) -> Result<Client> {
+        let config = postgres::Config::from(self.config.clone());
         let result = match &self.tls {
-            Some(tls) => self.config.connect(tls.clone()),
-            None => self.config.connect(NoTls),
+            Some(tls) => config.connect(tls.clone()),
+            None => config.connect(NoTls),
         };
         result.map_err(|source| Error::Connect {
             server: self.described.clone(),
@@ -118,6 +121,21 @@ impl Connector {
         })
     }
 
+    /// A connection for the tap's own reads ([`pg::Client`]: whole results
+    /// read inside one wait on the server).
+    pub(crate) fn open(&self) -> Result<pg::Client> {
+        let result = match &self.tls {
+            Some(tls) => pg::Client::connect(&self.config, tls.clone()),
+            None => pg::Client::connect(&self.config, NoTls),
+        };
+        result.map_err(|error| match error {
+            pg::ConnectError::Postgres(source) => Error::Connect {
+                server: self.described.clone(),
+                source,
+            },
+            pg::ConnectError::Runtime(source) => Error::ConnectionRuntime { source },
+        })
+    }
     /// `host:port/dbname` as a user would name the server (for logs).
     #[must_use]
     pub fn server(&self) -> &str {
@@ -147,8 +165,8 @@ fn parse_url(url: &str) -> Result<Config> {
 
 fn describe(config: &Config) -> String {
     let host = match config.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(host)) => host.clone(),
-        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
         None => "localhost".to_owned(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);

@@ -49,6 +49,13 @@ pub enum Error {
         #[source]
         source: postgres::Error,
     },
+    /// A connection's runtime could not start.
+    #[error("starting a connection's runtime")]
+    ConnectionRuntime {
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A statement failed.
     #[error("{}{action}", stream_prefix(.stream.as_deref()))]
     Query {

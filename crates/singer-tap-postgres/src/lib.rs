@@ -35,6 +35,7 @@ mod keyset;
 mod logical;
 pub mod manifest;
 mod parallel;
+mod pg;
 mod session;
 mod stream;
 mod sync;
@@ -57,7 +58,7 @@ use singer_protocol::Catalog;
 ///
 /// [`Error::Connect`] or [`Error::Discovery`].
 pub fn discover_catalog(connector: &Connector, config: &TapConfig) -> Result<Catalog> {
-    let mut client = connector.connect()?;
+    let mut client = connector.open()?;
     let filter = discovery::DiscoveryFilter {
         schemas: config.filter_schemas.clone(),
         include: config.include_tables.clone(),

@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use postgres::{Client, Transaction};
+use crate::pg::{Client, Transaction};
 use singer_protocol::Writer;
 
 use crate::connect::Connector;
@@ -276,7 +276,7 @@ impl SharedSnapshot {
     /// Connects, opens a read-only REPEATABLE READ transaction and exports
     /// its snapshot.
     pub(crate) fn export(connector: &Connector) -> Result<Self> {
-        let mut client = connector.connect()?;
+        let mut client = connector.open()?;
         let error = |action| move |source| Error::Snapshot { action, source };
         // The coordinator sits idle in its transaction for the whole copy:
         // a server-wide idle_in_transaction_session_timeout must not end it.

@@ -5,7 +5,9 @@
 
 use std::time::Instant;
 
-use postgres::{Client, IsolationLevel, Transaction};
+use postgres::IsolationLevel;
+
+use crate::pg::{Client, Transaction};
 use singer_protocol::RetryPolicy;
 use tracing::warn;
 
@@ -60,7 +62,7 @@ impl<'a> Session<'a> {
     pub(crate) fn connect(connector: &'a Connector, policy: RetryPolicy) -> Result<Self> {
         Ok(Self {
             connector,
-            client: connector.connect()?,
+            client: connector.open()?,
             policy,
         })
     }
@@ -116,7 +118,7 @@ impl<'a> Session<'a> {
     }
 
     fn reconnect(&self, subject: Subject<'_>) -> Result<Client> {
-        self.connector.connect().map_err(|error: Error| {
+        self.connector.open().map_err(|error: Error| {
             warn!(stream = %subject.name(), error = %error, "Reconnect failed.");
             error
         })

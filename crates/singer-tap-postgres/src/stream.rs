@@ -6,7 +6,6 @@ use std::cell::Cell;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, Type};
 use singer_protocol::{Message, Progress, StateMessage, Writer};
 use singer_state::State;
@@ -151,7 +150,7 @@ pub(crate) struct RecordLayout<'a> {
 /// each record is written, `after_row` gets the record's JSON and the byte
 /// ranges in it of the `key_columns` values, in order.
 pub(crate) fn stream_records<W, F>(
-    rows: &mut postgres::RowIter<'_>,
+    rows: &mut crate::pg::RowIter<'_>,
     layout: &RecordLayout<'_>,
     stats: &mut EncodeStats,
     out: &mut Writer<W>,
@@ -170,46 +169,49 @@ where
     let mut record = Vec::with_capacity(1024);
     let mut key_ranges = vec![0..0; layout.key_columns.len()];
     // Rows stream in as the server sends them (the socket is the
-    // backpressure), so reading overlaps the server's work, as COPY does.
-    while let Some(row) = rows.next().map_err(|e| query_error("reading rows", e))? {
-        record.clear();
-        record.push(b'{');
-        for (i, column) in layout.columns.iter().enumerate() {
-            if i > 0 {
-                record.push(b',');
+    // backpressure), so reading overlaps the server's work, as COPY does;
+    // the whole result is read inside one wait on the connection.
+    rows.try_for_each(
+        |row| {
+            record.clear();
+            record.push(b'{');
+            for (i, column) in layout.columns.iter().enumerate() {
+                if i > 0 {
+                    record.push(b',');
+                }
+                record.extend_from_slice(&column.key_json);
+                let raw: Option<RawColumn<'_>> = row
+                    .try_get(i)
+                    .map_err(|e| query_error("decoding a row", e))?;
+                let start = record.len();
+                column
+                    .codec
+                    .encode(raw.map(|r| r.0), &mut record, stats)
+                    .map_err(|source| Error::Encode {
+                        stream: layout.tap_stream_id.to_owned(),
+                        column: column.name.clone(),
+                        source,
+                    })?;
+                if let Some(k) = layout.key_columns.iter().position(|&kc| kc == i)
+                    && let Some(range) = key_ranges.get_mut(k)
+                {
+                    *range = start..record.len();
+                }
             }
-            record.extend_from_slice(&column.key_json);
-            let raw: Option<RawColumn<'_>> = row
-                .try_get(i)
-                .map_err(|e| query_error("decoding a row", e))?;
-            let start = record.len();
-            column
-                .codec
-                .encode(raw.map(|r| r.0), &mut record, stats)
-                .map_err(|source| Error::Encode {
-                    stream: layout.tap_stream_id.to_owned(),
-                    column: column.name.clone(),
-                    source,
-                })?;
-            if let Some(k) = layout.key_columns.iter().position(|&kc| kc == i)
-                && let Some(range) = key_ranges.get_mut(k)
-            {
-                *range = start..record.len();
-            }
-        }
-        record.extend_from_slice(layout.suffix);
-        record.push(b'}');
-        out.write_record_raw(
-            layout.stream,
-            &record,
-            layout.version,
-            Some(&time_extracted),
-        )
-        .map_err(|source| Error::Output { source })?;
-        layout.counter.add_one();
-        after_row(&record, &key_ranges, out)?;
-    }
-    Ok(())
+            record.extend_from_slice(layout.suffix);
+            record.push(b'}');
+            out.write_record_raw(
+                layout.stream,
+                &record,
+                layout.version,
+                Some(&time_extracted),
+            )
+            .map_err(|source| Error::Output { source })?;
+            layout.counter.add_one();
+            after_row(&record, &key_ranges, out)
+        },
+        |e| query_error("reading rows", e),
+    )
 }
 
 /// A new table version: milliseconds since the epoch (what pipelinewise and
@@ -239,10 +241,10 @@ pub(crate) fn write_state<W: Write>(out: &mut Writer<W>, state: &State) -> Resul
 ///
 /// The server's error.
 pub(crate) fn query_text<'t>(
-    tx: &'t mut postgres::Transaction<'_>,
+    tx: &'t mut crate::pg::Transaction<'_>,
     sql: &str,
     params: &[String],
-) -> std::result::Result<postgres::RowIter<'t>, postgres::Error> {
+) -> std::result::Result<crate::pg::RowIter<'t>, postgres::Error> {
     let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
         .iter()
         .map(|p| p as &(dyn postgres::types::ToSql + Sync))

@@ -413,7 +413,7 @@ struct TypeRow {
 /// [`DiscoveryError::is_retryable`]), [`DiscoveryError::Row`] when a row
 /// holds something unexpected.
 pub fn discover(
-    client: &mut postgres::Client,
+    client: &mut crate::pg::Client,
     filter: &DiscoveryFilter,
     policy: ValuePolicy,
 ) -> Result<Vec<TableInfo>, DiscoveryError> {

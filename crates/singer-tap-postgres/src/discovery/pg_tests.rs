@@ -10,14 +10,15 @@
 )]
 
 use crate::discovery::{DiscoveryFilter, TableInfo, TableKind, discover};
+use crate::pg::Client;
 use crate::types::ValuePolicy;
-use postgres::Client;
 use serde_json::{Value, json};
 
 fn database(prefix: &str, setup: &str) -> (Client, String) {
     let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
     let db = cluster.create_database(prefix).expect("create database");
-    let mut client = cluster.connect(&db).expect("connect");
+    let mut client =
+        crate::pg::Client::connect_str(&cluster.connection_string(&db)).expect("connect");
     client.batch_execute(setup).expect("setup");
     (client, db)
 }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use postgres::Client;
+use crate::pg::Client;
 use tracing::info;
 
 use super::decode::{lsn_text, parse_lsn};

@@ -1,8 +1,8 @@
 //! The replica gate: where the source stands as a replica, the freshness
 //! check, and the cap on incremental END at the replay time.
 
+use crate::pg::Client;
 use chrono::{DateTime, TimeDelta, Utc};
-use postgres::Client;
 use tracing::info;
 
 use super::window::{human, timestamp_text};

@@ -30,8 +30,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;
 
-use postgres::Client;
-use postgres::fallible_iterator::FallibleIterator;
+use crate::pg::Client;
 use serde_json::Value;
 use singer_protocol::{CatalogEntry, Message as SingerMessage, ReplicationMethod, Writer};
 use singer_state::State;
@@ -546,7 +545,7 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
 
     fn lookup(&mut self) -> Result<&mut Client> {
         if self.lookup.is_none() {
-            self.lookup = Some(self.connector.connect()?);
+            self.lookup = Some(self.connector.open()?);
         }
         self.lookup.as_mut().ok_or_else(|| Error::LogBased {
             reason: "no lookup connection".to_owned(),

@@ -671,7 +671,7 @@ fn run_task(
     let restartable = plan.method == ReplicationMethod::FullTable
         && task.slice == Slice::All
         && plan.primary_key.is_empty();
-    let mut attempt = |client: &mut postgres::Client| -> Result<()> {
+    let mut attempt = |client: &mut crate::pg::Client| -> Result<()> {
         if !first_attempt && restartable {
             // Not resumable: start over under a new version; the target's
             // ACTIVATE_VERSION drops the partial copy.

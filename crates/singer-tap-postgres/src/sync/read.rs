@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use postgres::Client;
+use crate::pg::Client;
 use serde_json::{Map, Value};
 use singer_protocol::{ActivateVersionMessage, Message, ReplicationMethod, Writer};
 use singer_state::State;

@@ -19,7 +19,8 @@ fn numeric_matches_numeric_out() {
     let db = cluster
         .create_database("numeric_out")
         .expect("create database");
-    let mut client = cluster.connect(&db).expect("connect");
+    let mut client =
+        crate::pg::Client::connect_str(&cluster.connection_string(&db)).expect("connect");
     client
         .batch_execute(
             "CREATE TABLE n (v numeric);
@@ -64,7 +65,8 @@ fn interval_matches_iso_8601_style() {
     let db = cluster
         .create_database("interval_iso")
         .expect("create database");
-    let mut client = cluster.connect(&db).expect("connect");
+    let mut client =
+        crate::pg::Client::connect_str(&cluster.connection_string(&db)).expect("connect");
     client
         .batch_execute(
             "SET intervalstyle = iso_8601;
@@ -109,7 +111,8 @@ fn timestamps_match_postgres_text() {
     let db = cluster
         .create_database("timestamp_text")
         .expect("create database");
-    let mut client = cluster.connect(&db).expect("connect");
+    let mut client =
+        crate::pg::Client::connect_str(&cluster.connection_string(&db)).expect("connect");
     client
         .batch_execute(
             "SET TimeZone = 'UTC';
@@ -178,7 +181,8 @@ fn inet_matches_network_out() {
     let db = cluster
         .create_database("inet_out")
         .expect("create database");
-    let mut client = cluster.connect(&db).expect("connect");
+    let mut client =
+        crate::pg::Client::connect_str(&cluster.connection_string(&db)).expect("connect");
     client
         .batch_execute(
             "CREATE TABLE a (v inet, c cidr);
@@ -230,7 +234,8 @@ fn codecs_from_statement_column_types() {
     let db = cluster
         .create_database("stmt_types")
         .expect("create database");
-    let mut client = cluster.connect(&db).expect("connect");
+    let mut client =
+        crate::pg::Client::connect_str(&cluster.connection_string(&db)).expect("connect");
     client.batch_execute(SETUP).expect("setup types");
     let statement = client
         .prepare(

@@ -11,13 +11,12 @@
 )]
 
 use std::error::Error;
-use std::io::Read;
 
 use crate::discovery::{ColumnInfo, DiscoveryFilter, discover};
+use crate::pg::Client;
 use crate::types::{
     EncodeStats, NumberSpecialPolicy, SpecialValue, SpecialValuePolicy, ValuePolicy,
 };
-use postgres::Client;
 use postgres::types::{FromSql, Type};
 
 mod cases;
@@ -69,7 +68,8 @@ pub(super) fn matrix(
 ) -> (Client, Vec<ColumnInfo>) {
     let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
     let db = cluster.create_database(prefix).expect("create database");
-    let mut client = cluster.connect(&db).expect("connect");
+    let mut client =
+        crate::pg::Client::connect_str(&cluster.connection_string(&db)).expect("connect");
     client.batch_execute(SETUP).expect("setup types");
     let columns: Vec<String> = cases
         .iter()
@@ -178,14 +178,12 @@ fn type_matrix_through_a_binary_portal() {
 fn type_matrix_through_copy_binary() {
     let cases = cases();
     let (mut client, columns) = matrix("type_matrix_copy", &cases, ValuePolicy::default());
-    let mut reader = client
-        .copy_out(&format!(
+    let data = client
+        .copy_out_all(&format!(
             "COPY (SELECT {} FROM m) TO STDOUT (FORMAT binary)",
             select_list(&columns)
         ))
         .expect("copy out");
-    let mut data = Vec::new();
-    reader.read_to_end(&mut data).expect("read the copy stream");
     let values = parse_copy_binary(&data);
     assert_eq!(values.len(), 1, "one row");
     let failures = check(&cases, &columns, &values[0], &mut EncodeStats::new());

@@ -1,0 +1,313 @@
+//! A blocking PostgreSQL client over tokio-postgres, the rust-postgres way
+//! (a current-thread runtime and `block_on`), with one addition the
+//! `postgres` crate cannot offer: [`RowIter::try_for_each`] reads a whole
+//! result inside one `block_on`.
+//!
+//! The `postgres` crate enters its runtime once per row (`RowIter::next`
+//! is a `block_on`): on the 1M-row bench table that entry (the runtime's
+//! context, its random seed, its clock, the waker) was about 15% of the
+//! tap's CPU. Everything else here mirrors the `postgres` crate's methods
+//! of the same names, so the code that queries reads the same.
+
+use std::pin::Pin;
+
+use futures_util::{FutureExt as _, StreamExt as _};
+use postgres::types::{BorrowToSql, ToSql};
+use postgres::{Error, IsolationLevel, Row, Statement};
+use tokio::runtime::Runtime;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Config, RowStream, Socket, ToStatement};
+
+/// Rows taken from the connection per entry into the runtime in
+/// [`RowIter::try_for_each`] (at most: fewer when fewer have arrived).
+const ROWS_PER_WAIT: usize = 256;
+
+/// A connection: a tokio-postgres client and the runtime its connection
+/// task runs on (only while a call waits on the server).
+pub(crate) struct Client {
+    runtime: Runtime,
+    client: tokio_postgres::Client,
+    /// The connection task (it ends after the client's Terminate).
+    connection: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // What the `postgres` crate does: a Terminate message, then the
+        // connection task runs until the server has it.
+        self.client.__private_api_close();
+        if let Some(connection) = self.connection.take() {
+            // The timer is made inside the runtime (it needs its clock).
+            let _ = self.runtime.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(5), connection).await
+            });
+        }
+    }
+}
+
+impl Client {
+    /// Connects with `config` over `tls`.
+    ///
+    /// # Errors
+    ///
+    /// The connection's error; a runtime that cannot start is reported as
+    /// a closed connection's error would be (it cannot be anything else).
+    pub(crate) fn connect<T>(config: &Config, tls: T) -> Result<Self, ConnectError>
+    where
+        T: MakeTlsConnect<Socket> + 'static + Send,
+        T::TlsConnect: Send,
+        T::Stream: Send,
+        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+    {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(ConnectError::Runtime)?;
+        let (client, connection) = runtime
+            .block_on(config.connect(tls))
+            .map_err(ConnectError::Postgres)?;
+        let connection = runtime.spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(error = %error, "The PostgreSQL connection ended with an error.");
+            }
+        });
+        Ok(Self {
+            runtime,
+            client,
+            connection: Some(connection),
+        })
+    }
+
+    /// Connects to a libpq connection string without TLS (tests).
+    #[cfg(test)]
+    pub(crate) fn connect_str(params: &str) -> Result<Self, ConnectError> {
+        let config: Config = params.parse().map_err(ConnectError::Postgres)?;
+        Self::connect(&config, tokio_postgres::NoTls)
+    }
+
+    /// Runs `query` and collects its rows (tests).
+    #[cfg(test)]
+    pub(crate) fn query<T>(
+        &mut self,
+        query: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error>
+    where
+        T: ?Sized + ToStatement,
+    {
+        self.runtime.block_on(self.client.query(query, params))
+    }
+
+    /// The whole output of a `COPY ... TO STDOUT` (tests).
+    #[cfg(test)]
+    pub(crate) fn copy_out_all(&mut self, query: &str) -> Result<Vec<u8>, Error> {
+        self.runtime.block_on(async {
+            let stream = self.client.copy_out(query).await?;
+            let mut stream = std::pin::pin!(stream);
+            let mut data = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                data.extend_from_slice(&chunk?);
+            }
+            Ok(data)
+        })
+    }
+
+    /// Runs `query`, which answers exactly one row.
+    pub(crate) fn query_one<T>(
+        &mut self,
+        query: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error>
+    where
+        T: ?Sized + ToStatement,
+    {
+        self.runtime.block_on(self.client.query_one(query, params))
+    }
+
+    /// Runs `query`, which answers at most one row.
+    pub(crate) fn query_opt<T>(
+        &mut self,
+        query: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error>
+    where
+        T: ?Sized + ToStatement,
+    {
+        self.runtime.block_on(self.client.query_opt(query, params))
+    }
+
+    /// Runs statements separated by `;` (simple query protocol).
+    pub(crate) fn batch_execute(&mut self, query: &str) -> Result<(), Error> {
+        self.runtime.block_on(self.client.batch_execute(query))
+    }
+
+    /// Prepares `query`.
+    pub(crate) fn prepare(&mut self, query: &str) -> Result<Statement, Error> {
+        self.runtime.block_on(self.client.prepare(query))
+    }
+
+    /// Starts a transaction (read committed, read write).
+    pub(crate) fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        let tx = self.runtime.block_on(self.client.transaction())?;
+        Ok(Transaction {
+            runtime: &self.runtime,
+            tx,
+        })
+    }
+
+    /// A transaction with settings.
+    pub(crate) fn build_transaction(&mut self) -> TransactionBuilder<'_> {
+        TransactionBuilder {
+            runtime: &self.runtime,
+            builder: self.client.build_transaction(),
+        }
+    }
+}
+
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    /// The server's (or the network's) error.
+    #[error(transparent)]
+    Postgres(Error),
+    /// The runtime did not start.
+    #[error("starting the connection's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Settings of a transaction to start.
+pub(crate) struct TransactionBuilder<'a> {
+    runtime: &'a Runtime,
+    builder: tokio_postgres::TransactionBuilder<'a>,
+}
+
+impl<'a> TransactionBuilder<'a> {
+    /// The isolation level.
+    pub(crate) fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.builder = self.builder.isolation_level(level);
+        self
+    }
+
+    /// Read only or not.
+    pub(crate) fn read_only(mut self, read_only: bool) -> Self {
+        self.builder = self.builder.read_only(read_only);
+        self
+    }
+
+    /// Starts it.
+    pub(crate) fn start(self) -> Result<Transaction<'a>, Error> {
+        let tx = self.runtime.block_on(self.builder.start())?;
+        Ok(Transaction {
+            runtime: self.runtime,
+            tx,
+        })
+    }
+}
+
+/// An open transaction; dropped without [`Transaction::commit`], it rolls
+/// back.
+pub(crate) struct Transaction<'a> {
+    runtime: &'a Runtime,
+    tx: tokio_postgres::Transaction<'a>,
+}
+
+impl Transaction<'_> {
+    /// Commits.
+    pub(crate) fn commit(self) -> Result<(), Error> {
+        self.runtime.block_on(self.tx.commit())
+    }
+
+    /// Runs `query` and collects its rows.
+    pub(crate) fn query<T>(
+        &mut self,
+        query: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error>
+    where
+        T: ?Sized + ToStatement,
+    {
+        self.runtime.block_on(self.tx.query(query, params))
+    }
+
+    /// Starts `query`; its rows stream in.
+    pub(crate) fn query_raw<T, P, I>(&mut self, query: &T, params: I) -> Result<RowIter<'_>, Error>
+    where
+        T: ?Sized + ToStatement,
+        P: BorrowToSql,
+        I: IntoIterator<Item = P>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let stream = self.runtime.block_on(self.tx.query_raw(query, params))?;
+        Ok(RowIter {
+            runtime: self.runtime,
+            stream: Box::pin(stream),
+        })
+    }
+
+    /// Runs statements separated by `;` (simple query protocol).
+    pub(crate) fn batch_execute(&mut self, query: &str) -> Result<(), Error> {
+        self.runtime.block_on(self.tx.batch_execute(query))
+    }
+}
+
+/// The rows of a query as they arrive.
+pub(crate) struct RowIter<'a> {
+    runtime: &'a Runtime,
+    stream: Pin<Box<RowStream>>,
+}
+
+impl RowIter<'_> {
+    /// The next row; `Ok(None)` after the last.
+    pub(crate) fn next(&mut self) -> Result<Option<Row>, Error> {
+        self.runtime.block_on(self.stream.next()).transpose()
+    }
+
+    /// Calls `each` with every row left, in order; stops at the first
+    /// error, `each`'s or the server's (turned into `E` by `error`).
+    ///
+    /// Rows are taken from the connection [`ROWS_PER_WAIT`] at a time
+    /// (one wait for the first, then those already received), so the
+    /// runtime is entered once per batch, not once per row; `each` runs
+    /// outside the runtime (it may block, or use another connection).
+    pub(crate) fn try_for_each<E>(
+        &mut self,
+        mut each: impl FnMut(&Row) -> Result<(), E>,
+        error: impl Fn(Error) -> E,
+    ) -> Result<(), E> {
+        let mut rows = Vec::with_capacity(ROWS_PER_WAIT);
+        loop {
+            let stream = &mut self.stream;
+            let end = self
+                .runtime
+                .block_on(async {
+                    match stream.next().await {
+                        None => return Ok(true),
+                        Some(row) => rows.push(row?),
+                    }
+                    while rows.len() < ROWS_PER_WAIT {
+                        match stream.next().now_or_never() {
+                            Some(Some(row)) => rows.push(row?),
+                            Some(None) => return Ok(true),
+                            // Nothing more received yet.
+                            None => break,
+                        }
+                    }
+                    Ok(false)
+                })
+                .map_err(&error)?;
+            for row in rows.drain(..) {
+                each(&row)?;
+            }
+            if end {
+                return Ok(());
+            }
+        }
+    }
+}
