@@ -70,6 +70,68 @@ pub struct CsvLoader {
     /// The table version of every published file that holds versioned rows
     /// (relative path → version), kept in [`VERSIONS_FILE`].
     versions: BTreeMap<String, u64>,
+    /// Writes back what the open parts hold while they grow.
+    write_behind: WriteBehind,
+}
+
+/// Bytes written to a part between two requests to write it back.
+const WRITE_BEHIND_BYTES: u64 = 16 << 20;
+
+/// Write-behind: a thread that `fdatasync`s the open parts every
+/// [`WRITE_BEHIND_BYTES`] while rows are still being written (RocksDB's
+/// `bytes_per_sync`), so the commit's `fsync` only waits for the last few
+/// megabytes instead of the whole file (1M-row bench: 0.5 s of the pipe's
+/// 3.4 s). Durability still comes from the commit's own `fsync`; a failed
+/// write-back here is only logged.
+#[derive(Debug)]
+struct WriteBehind {
+    /// Files to write back (a clone of the part's handle); one waits at
+    /// most, a request while one waits is dropped (the next one covers it).
+    requests: Option<std::sync::mpsc::SyncSender<File>>,
+    /// Bytes between two requests.
+    every: u64,
+    /// Times a part asked to be written back.
+    asked: u64,
+    /// Requests handed to the thread (fewer when it was busy).
+    requested: u64,
+}
+
+impl Default for WriteBehind {
+    fn default() -> Self {
+        Self {
+            requests: None,
+            every: WRITE_BEHIND_BYTES,
+            asked: 0,
+            requested: 0,
+        }
+    }
+}
+
+impl WriteBehind {
+    fn request(&mut self, file: &File) {
+        self.asked += 1;
+        if self.requests.is_none() {
+            let (sender, receiver) = std::sync::mpsc::sync_channel::<File>(1);
+            let spawned = std::thread::Builder::new()
+                .name("csv-write-behind".to_owned())
+                .spawn(move || {
+                    for file in receiver {
+                        if let Err(error) = file.sync_data() {
+                            debug!(error = %error, "Writing back a part early failed; the commit syncs it.");
+                        }
+                    }
+                });
+            if spawned.is_err() {
+                return;
+            }
+            self.requests = Some(sender);
+        }
+        if let (Some(requests), Ok(clone)) = (&self.requests, file.try_clone())
+            && requests.try_send(clone).is_ok()
+        {
+            self.requested += 1;
+        }
+    }
 }
 
 /// The file under the destination that records which table version each
@@ -103,6 +165,8 @@ struct Part {
     rows: u64,
     /// The table version of the part's rows.
     version: Option<u64>,
+    /// Bytes handed to the file since the last write-back request.
+    unsynced: u64,
 }
 
 #[derive(Debug)]
@@ -116,6 +180,14 @@ impl Sink {
         match self {
             Self::Plain(w) => w.write_all(bytes),
             Self::Gzip(w) => w.write_all(bytes),
+        }
+    }
+
+    /// The file underneath.
+    fn file(&self) -> &File {
+        match self {
+            Self::Plain(w) => w.get_ref(),
+            Self::Gzip(w) => w.get_ref().get_ref(),
         }
     }
 
@@ -169,6 +241,7 @@ impl CsvLoader {
             taken: HashSet::new(),
             buffer: Vec::with_capacity(1 << 16),
             versions: read_versions(&config.destination_path)?,
+            write_behind: WriteBehind::default(),
         })
     }
 
@@ -247,6 +320,7 @@ impl CsvLoader {
             out,
             rows: 0,
             version: None,
+            unsynced: 0,
         });
         Ok(())
     }
@@ -375,14 +449,20 @@ impl Loader for CsvLoader {
                 part.out
                     .write_all(&self.buffer)
                     .map_err(io("writing", &part.partial))?;
+                part.unsynced += u64::try_from(self.buffer.len()).unwrap_or(u64::MAX);
                 self.buffer.clear();
             }
         }
         part.out
             .write_all(&self.buffer)
             .map_err(io("writing", &part.partial))?;
+        part.unsynced += u64::try_from(self.buffer.len()).unwrap_or(u64::MAX);
         self.buffer.clear();
         part.rows += u64::try_from(batch.len()).unwrap_or(u64::MAX);
+        if part.unsynced >= self.write_behind.every {
+            part.unsynced = 0;
+            self.write_behind.request(part.out.file());
+        }
         Ok(())
     }
 
@@ -557,6 +637,53 @@ pub fn stream_files(config: &CsvConfig, stream: &str) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parts are written back while they grow (every `every` bytes), and
+    /// the published file still holds every row once, in order.
+    #[test]
+    fn growing_parts_are_written_back_before_the_commit() {
+        let dir = std::env::temp_dir().join(format!("csv-write-behind-{}", std::process::id()));
+        let config = CsvConfig {
+            destination_path: dir.clone(),
+            file_naming_scheme: Some("{stream}.csv".to_owned()),
+            ..CsvConfig::default()
+        };
+        let mut loader = CsvLoader::new(&config).expect("loader");
+        loader.write_behind.every = 2_000;
+        let mut input = String::from(
+            r#"{"type":"SCHEMA","stream":"s","schema":{"properties":{"id":{"type":"integer"},"t":{"type":"string"}}},"key_properties":["id"]}"#,
+        );
+        input.push('\n');
+        for id in 0..3_000 {
+            input.push_str(&format!(
+                r#"{{"type":"RECORD","stream":"s","record":{{"id":{id},"t":"row {id} of the write-behind test"}}}}"#
+            ));
+            input.push('\n');
+        }
+        let mut driver = singer_target::Driver::new(
+            loader,
+            config
+                .driver_config()
+                .with_batch(singer_target::BatchConfig {
+                    max_records: 100,
+                    ..singer_target::BatchConfig::default()
+                }),
+        );
+        let mut out = singer_protocol::Writer::new(Vec::new());
+        driver
+            .run(std::io::Cursor::new(input), &mut out)
+            .expect("load");
+        let loader = driver.into_loader();
+        // About 135 kB in 2 kB steps (per batch of 100 rows, 4.5 kB).
+        assert_eq!(loader.write_behind.asked, 30);
+        assert!(loader.write_behind.requested >= 1);
+        let csv = std::fs::read_to_string(dir.join("s.csv")).expect("published");
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 3_001);
+        assert_eq!(lines[0], "id,t");
+        assert_eq!(lines[3_000], "2999,row 2999 of the write-behind test");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn unknown_streams_are_errors_not_panics() {
