@@ -1,7 +1,8 @@
 //! A blocking PostgreSQL client over tokio-postgres, the rust-postgres way
 //! (a current-thread runtime and `block_on`), with one addition the
-//! `postgres` crate cannot offer: [`RowIter::try_for_each`] reads a whole
-//! result inside one `block_on`.
+//! `postgres` crate cannot offer: [`RowIter::try_for_each`] takes up to
+//! [`ROWS_PER_WAIT`] rows per `block_on` and hands them to its callback
+//! outside the runtime.
 //!
 //! The `postgres` crate enters its runtime once per row (`RowIter::next`
 //! is a `block_on`): on the 1M-row bench table that entry (the runtime's
@@ -56,8 +57,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// The connection's error; a runtime that cannot start is reported as
-    /// a closed connection's error would be (it cannot be anything else).
+    /// [`ConnectError::Postgres`] for the server's or the network's error,
+    /// [`ConnectError::Runtime`] when the runtime does not start.
     pub(crate) fn connect<T>(config: &Config, tls: T) -> Result<Self, ConnectError>
     where
         T: MakeTlsConnect<Socket> + 'static + Send,
