@@ -14,7 +14,7 @@ use std::io::{ErrorKind, Read};
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::reader::DEFAULT_MAX_LINE_BYTES;
+use crate::reader::{DEFAULT_MAX_LINE_BYTES, message_bytes};
 
 /// The default size of a block's text: 256 KiB.
 pub const DEFAULT_BLOCK_BYTES: usize = 256 << 10;
@@ -23,9 +23,8 @@ pub const DEFAULT_BLOCK_BYTES: usize = 256 << 10;
 /// reused (their buffers stay allocated).
 #[derive(Debug, Default)]
 pub struct LineBlock {
-    /// The bytes read; only `..filled` hold lines.
+    /// The bytes read (whole lines, then possibly the start of one).
     buf: Vec<u8>,
-    filled: usize,
     /// Line number and the line's trimmed range in `buf`.
     lines: Vec<(u64, Range<usize>)>,
 }
@@ -48,12 +47,6 @@ impl LineBlock {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
-    }
-
-    /// Bytes of input the block holds.
-    #[must_use]
-    pub const fn bytes(&self) -> usize {
-        self.filled
     }
 }
 
@@ -137,7 +130,6 @@ impl<R: Read> BlockReader<R> {
     /// delivered.
     pub fn fill(&mut self, block: &mut LineBlock) -> Result<bool> {
         block.lines.clear();
-        block.filled = 0;
         if let Some(error) = self.pending.take() {
             self.done = true;
             return Err(error);
@@ -196,13 +188,11 @@ impl<R: Read> BlockReader<R> {
             if read == 0 {
                 self.done = true;
                 let last = line_start..filled;
-                if !last.is_empty() {
-                    if let Err(error) = self.end_line(block, last) {
-                        return self.stop(block, error);
-                    }
-                    line_start = filled;
+                if !last.is_empty()
+                    && let Err(error) = self.end_line(block, last)
+                {
+                    return self.stop(block, error);
                 }
-                block.filled = line_start;
                 return Ok(false);
             }
             let mut at = filled;
@@ -233,7 +223,6 @@ impl<R: Read> BlockReader<R> {
         if let Some(rest) = block.buf.get(line_start..filled) {
             self.carry.extend_from_slice(rest);
         }
-        block.filled = line_start;
         Ok(true)
     }
 
@@ -247,12 +236,8 @@ impl<R: Read> BlockReader<R> {
                 limit: self.max_line_bytes,
             });
         }
-        let mut text = block.buf.get(range.clone()).unwrap_or_default();
-        if self.line == 1 {
-            text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-        }
-        let trimmed = text.trim_ascii();
-        if !trimmed.is_empty() {
+        let text = block.buf.get(range).unwrap_or_default();
+        if let Some(trimmed) = message_bytes(self.line, text) {
             let start = trimmed
                 .as_ptr()
                 .addr()
@@ -269,9 +254,6 @@ impl<R: Read> BlockReader<R> {
         if block.lines.is_empty() {
             self.done = true;
             return Err(error);
-        }
-        if let Some((_, last)) = block.lines.last() {
-            block.filled = last.end;
         }
         self.pending = Some(error);
         Ok(true)

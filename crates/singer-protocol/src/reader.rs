@@ -97,6 +97,19 @@ pub fn line_text(bytes: &[u8], line: u64) -> Result<&str> {
     })
 }
 
+/// The message of line number `line` (its text without the terminator):
+/// a first-line byte order mark dropped, ASCII whitespace around it
+/// trimmed; `None` for a blank line. The line rules of [`LineReader`] and
+/// [`crate::BlockReader`].
+pub(crate) fn message_bytes(line: u64, text: &[u8]) -> Option<&[u8]> {
+    let text = if line == 1 {
+        text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text)
+    } else {
+        text
+    };
+    Some(text.trim_ascii()).filter(|trimmed| !trimmed.is_empty())
+}
+
 /// Splits any [`BufRead`] into the lines that carry Singer messages: the
 /// line rules of [`Reader`] (blank lines skipped, surrounding ASCII
 /// whitespace and a first-line byte order mark dropped, a length limit)
@@ -182,12 +195,8 @@ impl<R: BufRead> LineReader<R> {
                 out.truncate(base);
                 return Ok(None);
             }
-            let mut text = out.get(base..).unwrap_or_default();
-            if self.line == 1 {
-                text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-            }
-            let trimmed = text.trim_ascii();
-            if !trimmed.is_empty() {
+            let text = out.get(base..).unwrap_or_default();
+            if let Some(trimmed) = message_bytes(self.line, text) {
                 let start = trimmed.as_ptr().addr().saturating_sub(out.as_ptr().addr());
                 return Ok(Some((self.line, start..start + trimmed.len())));
             }
