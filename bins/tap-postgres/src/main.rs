@@ -23,6 +23,10 @@ use singer_tap_postgres::manifest::{
 use singer_tap_postgres::{ABOUT, Connector, SyncOptions, TapConfig, discover_catalog, sync};
 use tracing::{info, warn};
 
+/// mimalloc: see the workspace manifest for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 Usage: tap-postgres --config CONFIG.json [--config MORE.json ...] --discover
        tap-postgres --config CONFIG.json --catalog CATALOG.json [--state STATE.json]

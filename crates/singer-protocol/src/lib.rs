@@ -76,7 +76,7 @@ pub use progress::{Progress, ProgressSink};
 pub use reader::{DEFAULT_MAX_LINE_BYTES, LineMessage, LineReader, Reader, line_text};
 pub use record_line::{PropertySpan, RecordLine, all_array_elements};
 pub use retry::{RetryAttempt, RetryPolicy, Retryable};
-pub use writer::Writer;
+pub use writer::{RecordFrame, Writer};
 
 /// What [`settings!`] expands to needs; not part of the API.
 #[doc(hidden)]

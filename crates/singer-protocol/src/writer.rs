@@ -78,21 +78,9 @@ impl<W: Write> Writer<W> {
         version: Option<u64>,
         time_extracted: Option<&str>,
     ) -> io::Result<()> {
-        self.inner.write_all(b"{\"type\":\"RECORD\",\"stream\":")?;
-        serde_json::to_writer(&mut self.inner, stream)?;
-        self.inner.write_all(b",\"record\":")?;
+        write_record_head(&mut self.inner, stream)?;
         self.inner.write_all(record_json)?;
-        if let Some(version) = version {
-            self.inner.write_all(b",\"version\":")?;
-            self.inner
-                .write_all(itoa::Buffer::new().format(version).as_bytes())?;
-        }
-        if let Some(time_extracted) = time_extracted {
-            self.inner.write_all(b",\"time_extracted\":\"")?;
-            self.inner.write_all(time_extracted.as_bytes())?;
-            self.inner.write_all(b"\"")?;
-        }
-        self.inner.write_all(b"}\n")
+        write_record_tail(&mut self.inner, version, time_extracted)
     }
 
     /// Writes complete message lines that another [`Writer`] rendered (each
@@ -188,6 +176,81 @@ impl serde::Serialize for RecordRef<'_> {
     }
 }
 
+/// What comes before the record in a `RECORD` line: `{"type":"RECORD",
+/// "stream":<stream>,"record":`.
+fn write_record_head(out: &mut impl Write, stream: &str) -> io::Result<()> {
+    out.write_all(b"{\"type\":\"RECORD\",\"stream\":")?;
+    serde_json::to_writer(&mut *out, stream)?;
+    out.write_all(b",\"record\":")
+}
+
+/// What comes after the record in a `RECORD` line: the version, the
+/// extraction time, `}` and the newline.
+fn write_record_tail(
+    out: &mut impl Write,
+    version: Option<u64>,
+    time_extracted: Option<&str>,
+) -> io::Result<()> {
+    if let Some(version) = version {
+        out.write_all(b",\"version\":")?;
+        out.write_all(itoa::Buffer::new().format(version).as_bytes())?;
+    }
+    if let Some(time_extracted) = time_extracted {
+        out.write_all(b",\"time_extracted\":\"")?;
+        out.write_all(time_extracted.as_bytes())?;
+        out.write_all(b"\"")?;
+    }
+    out.write_all(b"}\n")
+}
+
+/// The parts of a stream's `RECORD` lines around the record, rendered once
+/// for a run of records with the same stream, version and extraction time:
+/// a tap that renders rows itself puts [`RecordFrame::head`], the record
+/// and [`RecordFrame::tail`] in one buffer and writes the whole line with
+/// [`Writer::write_lines`], the same bytes as [`Writer::write_record_raw`]
+/// without re-rendering the envelope per row.
+///
+/// ```
+/// use singer_protocol::RecordFrame;
+///
+/// let frame = RecordFrame::new("users", Some(7), None);
+/// let mut line = frame.head().to_vec();
+/// line.extend_from_slice(br#"{"id":1}"#);
+/// line.extend_from_slice(frame.tail());
+/// assert_eq!(line, b"{\"type\":\"RECORD\",\"stream\":\"users\",\"record\":{\"id\":1},\"version\":7}\n");
+/// ```
+#[derive(Debug, Clone)]
+pub struct RecordFrame {
+    head: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl RecordFrame {
+    /// The frame of `stream`'s records with `version` and `time_extracted`
+    /// (an RFC 3339 timestamp without characters that need escaping).
+    #[must_use]
+    pub fn new(stream: &str, version: Option<u64>, time_extracted: Option<&str>) -> Self {
+        let mut head = Vec::new();
+        let mut tail = Vec::new();
+        // Writing to a `Vec` does not fail.
+        let _ = write_record_head(&mut head, stream);
+        let _ = write_record_tail(&mut tail, version, time_extracted);
+        Self { head, tail }
+    }
+
+    /// Everything before the record.
+    #[must_use]
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// Everything after the record, the newline included.
+    #[must_use]
+    pub fn tail(&self) -> &[u8] {
+        &self.tail
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
@@ -210,6 +273,31 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             self.flushes.set(self.flushes.get() + 1);
             Ok(())
+        }
+    }
+
+    #[test]
+    fn a_framed_line_is_what_write_record_raw_writes() {
+        let record = br#"{"id":1,"name":"x"}"#;
+        for (stream, version, time) in [
+            (
+                "users",
+                Some(1_700_000_000_000),
+                Some("2024-01-01T00:00:00.000001+00:00"),
+            ),
+            ("public-\"odd\"\\name", None, None),
+            ("s", Some(0), None),
+            ("s", None, Some("2024-01-01T00:00:00Z")),
+        ] {
+            let mut writer = Writer::new(Vec::new());
+            writer
+                .write_record_raw(stream, record, version, time)
+                .expect("written");
+            let frame = RecordFrame::new(stream, version, time);
+            let mut line = frame.head().to_vec();
+            line.extend_from_slice(record);
+            line.extend_from_slice(frame.tail());
+            assert_eq!(line, writer.into_inner(), "{stream}");
         }
     }
 

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use postgres::types::{FromSql, Type};
-use singer_protocol::{Message, Progress, StateMessage, Writer};
+use singer_protocol::{Message, Progress, RecordFrame, StateMessage, Writer};
 use singer_state::State;
 use tracing::{info, warn};
 
@@ -147,7 +147,7 @@ pub(crate) struct RecordLayout<'a> {
 
 /// Streams `rows` as RECORD messages, rendering each row straight into its
 /// line through the columns' codecs (the one row loop of both modes). After
-/// each record is written, `after_row` gets the record's JSON and the byte
+/// each record is written, `after_row` gets the record's line and the byte
 /// ranges in it of the `key_columns` values, in order.
 pub(crate) fn stream_records<W, F>(
     rows: &mut crate::pg::RowIter<'_>,
@@ -166,6 +166,9 @@ where
         source,
     };
     let time_extracted = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+    // Every line of the read has the same envelope: rendered once, and
+    // each line is built whole in one buffer and written at once.
+    let frame = RecordFrame::new(layout.stream, layout.version, Some(&time_extracted));
     let mut record = Vec::with_capacity(1024);
     let mut key_ranges = vec![0..0; layout.key_columns.len()];
     // Rows stream in as the server sends them (the socket is the
@@ -174,6 +177,7 @@ where
     rows.try_for_each(
         |row| {
             record.clear();
+            record.extend_from_slice(frame.head());
             record.push(b'{');
             for (i, column) in layout.columns.iter().enumerate() {
                 if i > 0 {
@@ -200,13 +204,9 @@ where
             }
             record.extend_from_slice(layout.suffix);
             record.push(b'}');
-            out.write_record_raw(
-                layout.stream,
-                &record,
-                layout.version,
-                Some(&time_extracted),
-            )
-            .map_err(|source| Error::Output { source })?;
+            record.extend_from_slice(frame.tail());
+            out.write_lines(&record)
+                .map_err(|source| Error::Output { source })?;
             layout.counter.add_one();
             after_row(&record, &key_ranges, out)
         },
