@@ -152,8 +152,7 @@ impl KeySetRead<'_> {
                 action,
                 source,
             };
-            let mut tx = begin_snapshot(client)
-                .map_err(|e| query_error("starting a read-only transaction", e))?;
+            let mut tx = begin_snapshot(client);
             loop {
                 let (sql, params) = self.query(&last);
                 tracing::debug!(stream = %companion, sql = %sql, "Reading keys.");

@@ -339,7 +339,7 @@ pub(crate) fn begin_read<'c>(
     client: &'c mut Client,
     snapshot: Option<&str>,
 ) -> std::result::Result<Transaction<'c>, postgres::Error> {
-    let mut tx = crate::session::begin_snapshot(client)?;
+    let mut tx = crate::session::begin_snapshot(client);
     if let Some(id) = snapshot {
         // SET TRANSACTION SNAPSHOT takes no parameter; the identifier comes
         // from pg_export_snapshot() (hex digits and dashes), quoted anyway.

@@ -154,20 +154,19 @@ impl Client {
         self.runtime.block_on(self.client.prepare(query))
     }
 
-    /// Starts a transaction (read committed, read write).
-    pub(crate) fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
-        let tx = self.runtime.block_on(self.client.transaction())?;
-        Ok(Transaction {
-            runtime: &self.runtime,
-            tx,
-        })
+    /// Starts a transaction (read committed, read write); its `BEGIN` goes
+    /// out with its first statement.
+    pub(crate) fn transaction(&mut self) -> Transaction<'_> {
+        Transaction::new(&self.runtime, &self.client, "BEGIN".to_owned())
     }
 
     /// A transaction with settings.
     pub(crate) fn build_transaction(&mut self) -> TransactionBuilder<'_> {
         TransactionBuilder {
             runtime: &self.runtime,
-            builder: self.client.build_transaction(),
+            client: &self.client,
+            isolation: None,
+            read_only: false,
         }
     }
 }
@@ -186,43 +185,114 @@ pub(crate) enum ConnectError {
 /// Settings of a transaction to start.
 pub(crate) struct TransactionBuilder<'a> {
     runtime: &'a Runtime,
-    builder: tokio_postgres::TransactionBuilder<'a>,
+    client: &'a tokio_postgres::Client,
+    isolation: Option<IsolationLevel>,
+    read_only: bool,
 }
 
 impl<'a> TransactionBuilder<'a> {
     /// The isolation level.
     pub(crate) fn isolation_level(mut self, level: IsolationLevel) -> Self {
-        self.builder = self.builder.isolation_level(level);
+        self.isolation = Some(level);
         self
     }
 
     /// Read only or not.
     pub(crate) fn read_only(mut self, read_only: bool) -> Self {
-        self.builder = self.builder.read_only(read_only);
+        self.read_only = read_only;
         self
     }
 
-    /// Starts it.
-    pub(crate) fn start(self) -> Result<Transaction<'a>, Error> {
-        let tx = self.runtime.block_on(self.builder.start())?;
-        Ok(Transaction {
-            runtime: self.runtime,
-            tx,
-        })
+    /// Starts it: its `START TRANSACTION` goes out with its first
+    /// statement, in the same round trip.
+    pub(crate) fn start(self) -> Transaction<'a> {
+        let mut begin = "START TRANSACTION".to_owned();
+        let mut settings = Vec::new();
+        if let Some(level) = self.isolation {
+            settings.push(match level {
+                IsolationLevel::ReadUncommitted => "ISOLATION LEVEL READ UNCOMMITTED",
+                IsolationLevel::RepeatableRead => "ISOLATION LEVEL REPEATABLE READ",
+                IsolationLevel::Serializable => "ISOLATION LEVEL SERIALIZABLE",
+                _ => "ISOLATION LEVEL READ COMMITTED",
+            });
+        }
+        if self.read_only {
+            settings.push("READ ONLY");
+        }
+        if !settings.is_empty() {
+            begin.push(' ');
+            begin.push_str(&settings.join(", "));
+        }
+        Transaction::new(self.runtime, self.client, begin)
     }
 }
 
 /// An open transaction; dropped without [`Transaction::commit`], it rolls
 /// back.
+///
+/// Its `BEGIN` is not sent on its own: it goes out with the transaction's
+/// first statement (in one simple query, or pipelined ahead of an extended
+/// query), so a read costs one round trip less (with many small tables,
+/// one per table). An error of the `BEGIN` is that statement's error.
 pub(crate) struct Transaction<'a> {
     runtime: &'a Runtime,
-    tx: tokio_postgres::Transaction<'a>,
+    client: &'a tokio_postgres::Client,
+    /// The `BEGIN` not sent yet.
+    begin: Option<String>,
+    /// Whether COMMIT (or nothing, when nothing was sent) ended it.
+    done: bool,
 }
 
-impl Transaction<'_> {
-    /// Commits.
-    pub(crate) fn commit(self) -> Result<(), Error> {
-        self.runtime.block_on(self.tx.commit())
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.done || self.begin.is_some() {
+            return;
+        }
+        // What tokio-postgres' own transaction does: the ROLLBACK is queued
+        // (the first poll sends the request) and goes out with the
+        // connection's next work; its answer is not awaited.
+        let _ = self.client.batch_execute("ROLLBACK").now_or_never();
+    }
+}
+
+impl<'a> Transaction<'a> {
+    fn new(runtime: &'a Runtime, client: &'a tokio_postgres::Client, begin: String) -> Self {
+        Self {
+            runtime,
+            client,
+            begin: Some(begin),
+            done: false,
+        }
+    }
+
+    /// Runs `operation` with the pending `BEGIN` (if any) ahead of it on
+    /// the connection, both sent before either answer is awaited.
+    fn with_begin<T, F>(&mut self, operation: F) -> Result<T, Error>
+    where
+        F: std::future::Future<Output = Result<T, Error>>,
+    {
+        match self.begin.take() {
+            None => self.runtime.block_on(operation),
+            Some(begin) => {
+                let client = self.client;
+                self.runtime.block_on(async move {
+                    // `join` polls the BEGIN first, so it is queued first.
+                    let (began, result) =
+                        futures_util::future::join(client.batch_execute(&begin), operation).await;
+                    began?;
+                    result
+                })
+            }
+        }
+    }
+
+    /// Commits (nothing to do when no statement ran).
+    pub(crate) fn commit(mut self) -> Result<(), Error> {
+        self.done = true;
+        if self.begin.is_some() {
+            return Ok(());
+        }
+        self.runtime.block_on(self.client.batch_execute("COMMIT"))
     }
 
     /// Runs `query` and collects its rows.
@@ -234,7 +304,8 @@ impl Transaction<'_> {
     where
         T: ?Sized + ToStatement,
     {
-        self.runtime.block_on(self.tx.query(query, params))
+        let client = self.client;
+        self.with_begin(client.query(query, params))
     }
 
     /// Starts `query`; its rows stream in.
@@ -245,7 +316,8 @@ impl Transaction<'_> {
         I: IntoIterator<Item = P>,
         I::IntoIter: ExactSizeIterator,
     {
-        let stream = self.runtime.block_on(self.tx.query_raw(query, params))?;
+        let client = self.client;
+        let stream = self.with_begin(client.query_raw(query, params))?;
         Ok(RowIter {
             runtime: self.runtime,
             stream: Box::pin(stream),
@@ -254,7 +326,13 @@ impl Transaction<'_> {
 
     /// Runs statements separated by `;` (simple query protocol).
     pub(crate) fn batch_execute(&mut self, query: &str) -> Result<(), Error> {
-        self.runtime.block_on(self.tx.batch_execute(query))
+        match self.begin.take() {
+            Some(begin) => {
+                let both = format!("{begin}; {query}");
+                self.runtime.block_on(self.client.batch_execute(&both))
+            }
+            None => self.runtime.block_on(self.client.batch_execute(query)),
+        }
     }
 }
 

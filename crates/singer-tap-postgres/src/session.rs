@@ -127,13 +127,8 @@ impl<'a> Session<'a> {
 
 /// Starts the read-only, repeatable-read transaction every table read (and
 /// discovery) runs in: one consistent snapshot per statement sequence.
-///
-/// # Errors
-///
-/// The server's error.
-pub(crate) fn begin_snapshot(
-    client: &mut Client,
-) -> std::result::Result<Transaction<'_>, postgres::Error> {
+/// Its `START TRANSACTION` goes out with its first statement.
+pub(crate) fn begin_snapshot(client: &mut Client) -> Transaction<'_> {
     client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)

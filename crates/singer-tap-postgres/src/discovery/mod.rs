@@ -417,11 +417,7 @@ pub fn discover(
     filter: &DiscoveryFilter,
     policy: ValuePolicy,
 ) -> Result<Vec<TableInfo>, DiscoveryError> {
-    let mut transaction =
-        crate::session::begin_snapshot(client).map_err(|source| DiscoveryError::Query {
-            query: "transaction",
-            source,
-        })?;
+    let mut transaction = crate::session::begin_snapshot(client);
 
     let query = "relations";
     let rows = transaction

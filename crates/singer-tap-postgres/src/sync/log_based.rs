@@ -327,9 +327,7 @@ impl<'s, 'c, 'k> Replay<'s, 'c, 'k> {
             action,
             source,
         };
-        let mut tx = client
-            .transaction()
-            .map_err(|e| query_error("starting the change stream read", e))?;
+        let mut tx = client.transaction();
         tx.batch_execute("SET LOCAL statement_timeout = 0")
             .map_err(|e| query_error("starting the change stream read", e))?;
         let publication = quote_ident(&names.publication);
