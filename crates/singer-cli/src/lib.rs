@@ -25,12 +25,14 @@
 
 mod exit;
 mod logging;
+mod pipe;
 mod progress;
 #[cfg(feature = "target")]
 mod target;
 
 pub use exit::{Exit, bad_arguments, exit_status, finish, report};
 pub use logging::{Stdout, init_logging, init_logging_with_progress, stdout};
+pub use pipe::{PIPE_BYTES, widen_pipe};
 pub use progress::TerminalProgress;
 #[cfg(feature = "target")]
 pub use target::{TargetSpec, run_target};

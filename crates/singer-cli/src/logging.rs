@@ -37,5 +37,6 @@ pub fn stdout() -> Stdout {
         reason = "the one place that takes stdout: the Singer writer owns it"
     )]
     let stdout = std::io::stdout();
+    crate::widen_pipe(&stdout);
     Writer::new(BufWriter::with_capacity(1 << 16, stdout.lock()))
 }

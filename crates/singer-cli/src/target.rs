@@ -91,6 +91,7 @@ fn target_main<C: DeserializeOwned, L: Loader>(
                 reason = "the one place that takes stdin: the driver reads it on its reader thread"
             )]
             let stdin = std::io::stdin();
+            crate::widen_pipe(&stdin);
             driver.run(stdin, out)
         }
     }?;
