@@ -390,3 +390,116 @@ impl RowIter<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests: a failure must abort the test loudly"
+    )]
+
+    use super::*;
+
+    fn client(name: &str) -> Client {
+        let cluster =
+            singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
+        let db = cluster.create_database(name).expect("create database");
+        Client::connect_str(&cluster.connection_string(&db)).expect("connect")
+    }
+
+    fn count(client: &mut Client) -> i64 {
+        client
+            .query_one("SELECT count(*) FROM t", &[])
+            .expect("count")
+            .get(0)
+    }
+
+    /// The deferred BEGIN: the first statement runs inside the transaction
+    /// with its settings, whichever way it is sent; COMMIT keeps the work,
+    /// a drop without it rolls back, and the connection stays usable.
+    #[test]
+    fn a_deferred_begin_opens_the_transaction_its_first_statement_runs_in() {
+        let mut client = client("deferred_begin");
+        client
+            .batch_execute("CREATE TABLE t (v int)")
+            .expect("table");
+
+        // Extended query first: pipelined behind the START TRANSACTION.
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start();
+        let rows = tx
+            .query(
+                "SELECT current_setting('transaction_isolation'), \
+                 current_setting('transaction_read_only')",
+                &[],
+            )
+            .expect("settings");
+        let isolation: String = rows[0].get(0);
+        let read_only: String = rows[0].get(1);
+        assert_eq!(
+            (isolation.as_str(), read_only.as_str()),
+            ("repeatable read", "on")
+        );
+        // A later statement runs in the same transaction (which started
+        // before it, not with it as a statement on its own would).
+        let later = tx
+            .query("SELECT now() = statement_timestamp()", &[])
+            .expect("later");
+        assert!(!later[0].get::<_, bool>(0), "not inside one transaction");
+        let refused = tx.batch_execute("INSERT INTO t VALUES (1)");
+        assert!(refused.is_err(), "a read-only transaction took a write");
+        drop(tx);
+
+        // Simple query first: sent as one string with the BEGIN.
+        let mut tx = client.transaction();
+        tx.batch_execute("INSERT INTO t VALUES (1)")
+            .expect("insert");
+        tx.commit().expect("commit");
+        assert_eq!(count(&mut client), 1);
+
+        // Dropped without COMMIT: rolled back.
+        let mut tx = client.transaction();
+        tx.batch_execute("INSERT INTO t VALUES (2)")
+            .expect("insert");
+        let rows = tx.query("SELECT count(*) FROM t", &[]).expect("inside");
+        assert_eq!(rows[0].get::<_, i64>(0), 2);
+        drop(tx);
+        assert_eq!(count(&mut client), 1);
+
+        // A transaction that ran nothing sends nothing, and commits.
+        client.transaction().commit().expect("empty commit");
+        drop(client.transaction());
+        assert_eq!(count(&mut client), 1);
+    }
+
+    /// A failing first statement reports its error, and the transaction
+    /// it was in is rolled back on drop.
+    #[test]
+    fn a_failing_first_statement_fails_and_rolls_back() {
+        let mut client = client("deferred_begin_error");
+        client
+            .batch_execute("CREATE TABLE t (v int)")
+            .expect("table");
+        let mut tx = client.transaction();
+        let error = tx
+            .query("SELECT no_such_column FROM t", &[])
+            .expect_err("a bad column");
+        assert_eq!(
+            error.code(),
+            Some(&postgres::error::SqlState::UNDEFINED_COLUMN),
+            "{error:?}"
+        );
+        drop(tx);
+        // Not left in an aborted transaction.
+        assert_eq!(count(&mut client), 0);
+        let mut tx = client.transaction();
+        tx.batch_execute("INSERT INTO t VALUES (3)")
+            .expect("insert");
+        tx.commit().expect("commit");
+        assert_eq!(count(&mut client), 1);
+    }
+}
