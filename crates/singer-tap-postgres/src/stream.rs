@@ -169,28 +169,29 @@ where
     // Every line of the read has the same envelope: rendered once, and
     // each line is built whole in one buffer and written at once.
     let frame = RecordFrame::new(layout.stream, layout.version, Some(&time_extracted));
-    let mut record = Vec::with_capacity(1024);
+    // The RECORD line being built (the envelope, the record, the newline).
+    let mut line = Vec::with_capacity(1024);
     let mut key_ranges = vec![0..0; layout.key_columns.len()];
     // Rows stream in as the server sends them (the socket is the
     // backpressure), so reading overlaps the server's work, as COPY does;
     // the whole result is read inside one wait on the connection.
     rows.try_for_each(
         |row| {
-            record.clear();
-            record.extend_from_slice(frame.head());
-            record.push(b'{');
+            line.clear();
+            line.extend_from_slice(frame.head());
+            line.push(b'{');
             for (i, column) in layout.columns.iter().enumerate() {
                 if i > 0 {
-                    record.push(b',');
+                    line.push(b',');
                 }
-                record.extend_from_slice(&column.key_json);
+                line.extend_from_slice(&column.key_json);
                 let raw: Option<RawColumn<'_>> = row
                     .try_get(i)
                     .map_err(|e| query_error("decoding a row", e))?;
-                let start = record.len();
+                let start = line.len();
                 column
                     .codec
-                    .encode(raw.map(|r| r.0), &mut record, stats)
+                    .encode(raw.map(|r| r.0), &mut line, stats)
                     .map_err(|source| Error::Encode {
                         stream: layout.tap_stream_id.to_owned(),
                         column: column.name.clone(),
@@ -199,16 +200,16 @@ where
                 if let Some(k) = layout.key_columns.iter().position(|&kc| kc == i)
                     && let Some(range) = key_ranges.get_mut(k)
                 {
-                    *range = start..record.len();
+                    *range = start..line.len();
                 }
             }
-            record.extend_from_slice(layout.suffix);
-            record.push(b'}');
-            record.extend_from_slice(frame.tail());
-            out.write_lines(&record)
+            line.extend_from_slice(layout.suffix);
+            line.push(b'}');
+            line.extend_from_slice(frame.tail());
+            out.write_lines(&line)
                 .map_err(|source| Error::Output { source })?;
             layout.counter.add_one();
-            after_row(&record, &key_ranges, out)
+            after_row(&line, &key_ranges, out)
         },
         |e| query_error("reading rows", e),
     )
