@@ -150,8 +150,9 @@ singer_protocol::settings! {
         )
         .default_value("1"),
         parallel_min_rows: u64 = Integer(
-            "FULL_TABLE streams whose row estimate (pg_class.reltuples) is below this are read whole, \
-             not split; a table never analysed is split."
+            "FULL_TABLE streams whose row estimate (pg_class.reltuples) is below this are not split \
+             for parallel readers; a table never analysed is split. max_rows_per_statement splits \
+             any table estimated above it."
         )
         .default_value("100000"),
         max_rows_per_statement: Option<u64> = Integer(

@@ -80,8 +80,9 @@ pub struct SyncOptions {
     /// copies in ranges inside one shared snapshot); 1: one stream after
     /// the other, each in one statement.
     pub parallelism: usize,
-    /// FULL_TABLE streams whose row estimate is below this are read whole,
-    /// not split into ranges.
+    /// FULL_TABLE streams whose row estimate is below this are not split
+    /// into ranges for parallel readers (`max_rows_per_statement` still
+    /// splits any table estimated above it).
     pub parallel_min_rows: u64,
     /// When set, a FULL_TABLE copy is split into ranges of about this many
     /// rows (estimated), so that no statement reads more (also with

@@ -486,11 +486,7 @@ fn plan_job<'p>(
     let bookmark = state.bookmark_mut(&plan.tap_stream_id);
     bookmark.extra.shift_remove(LAST_PK_FETCHED);
     bookmark.extra.shift_remove(PENDING_RANGES);
-    let wants_split = options.parallelism > 1 || options.max_rows_per_statement.is_some();
-    let big_enough = plan
-        .row_estimate
-        .is_none_or(|rows| rows >= options.parallel_min_rows);
-    if !(wants_split && big_enough) {
+    if !wants_split(plan.row_estimate, options) {
         tasks.push(whole(Position::default(), Some(version)));
         return Ok(job);
     }
@@ -547,6 +543,19 @@ fn plan_job<'p>(
         tasks.push(whole(Position::default(), Some(version)));
     }
     Ok(job)
+}
+
+/// Whether a FULL_TABLE copy of about `rows` rows (`None`: never
+/// analysed) is split into ranges: for parallel readers when it has at
+/// least `parallel_min_rows` rows, and for the statement budget whenever
+/// it has more than `max_rows_per_statement` rows, whatever its size
+/// against `parallel_min_rows` (the budget bounds every statement).
+fn wants_split(rows: Option<u64>, options: &SyncOptions) -> bool {
+    let Some(rows) = rows else {
+        return options.parallelism > 1 || options.max_rows_per_statement.is_some();
+    };
+    (options.parallelism > 1 && rows >= options.parallel_min_rows)
+        || options.max_rows_per_statement.is_some_and(|max| rows > max)
 }
 
 /// The run's shared snapshot, exported on first use.

@@ -491,3 +491,57 @@ fn a_split_copy_stopped_after_its_last_range_is_activated_by_the_rerun() {
     );
     assert!(last.get("currently_syncing").is_none_or(Value::is_null));
 }
+
+#[test]
+fn max_rows_per_statement_splits_a_table_below_parallel_min_rows_even_with_one_reader() {
+    let mut db = db("par_budget_small");
+    db.client
+        .batch_execute(
+            "CREATE TABLE small (id int PRIMARY KEY, v text);
+             INSERT INTO small SELECT i, md5(i::text) FROM generate_series(1, 3000) i;
+             ANALYZE small;",
+        )
+        .expect("seed");
+    let catalog = select(&db, &[("public-small", ReplicationMethod::FullTable, None)]);
+    let ranges_in = |messages: &[Message]| {
+        states(messages)
+            .iter()
+            .filter_map(|s| s["bookmarks"]["public-small"]["pending_ranges"].as_array())
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+    };
+    // The estimate (3,000 rows) is far below parallel_min_rows (100,000):
+    // with the budget, every statement still reads at most about 500 keys.
+    let budget = SyncOptions {
+        max_rows_per_statement: Some(500),
+        state_interval: 10_000,
+        ..SyncOptions::default()
+    };
+    let messages = run_raw(&db, &catalog, State::new(), &budget);
+    assert!(
+        ranges_in(&messages) >= 6,
+        "3,000 rows in ranges of about 500 ({} ranges)",
+        ranges_in(&messages)
+    );
+    let ids = by_stream(&messages, "id");
+    assert_eq!(ids["public-small"].len(), 3000, "every row");
+    assert_eq!(
+        ids["public-small"].iter().collect::<BTreeSet<_>>().len(),
+        3000,
+        "each once"
+    );
+    // A table no bigger than the budget is one statement; without a budget
+    // a small table is not split either.
+    for options in [
+        SyncOptions {
+            max_rows_per_statement: Some(5000),
+            ..SyncOptions::default()
+        },
+        SyncOptions::default(),
+    ] {
+        let messages = run_raw(&db, &catalog, State::new(), &options);
+        assert_eq!(ranges_in(&messages), 0, "read whole");
+        assert_eq!(by_stream(&messages, "id")["public-small"].len(), 3000);
+    }
+}
