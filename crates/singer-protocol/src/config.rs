@@ -46,6 +46,48 @@ pub struct LoadedConfig<T> {
     pub from_env: Vec<String>,
 }
 
+/// A count or an interval in seconds that must be at least 1: a 0 in the
+/// configuration is refused when it is read (a usage error naming the
+/// setting), never clamped in silence.
+///
+/// ```
+/// use singer_protocol::AtLeastOne;
+///
+/// let three: AtLeastOne = serde_json::from_str("3")?;
+/// assert_eq!(three.get(), 3);
+/// assert!(serde_json::from_str::<AtLeastOne>("0").is_err());
+/// assert!(serde_json::from_str::<AtLeastOne>("-1").is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AtLeastOne(std::num::NonZeroU64);
+
+impl AtLeastOne {
+    /// The value.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl Default for AtLeastOne {
+    fn default() -> Self {
+        Self(std::num::NonZeroU64::MIN)
+    }
+}
+
+impl<'de> Deserialize<'de> for AtLeastOne {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = u64::deserialize(deserializer)?;
+        std::num::NonZeroU64::new(value).map(Self).ok_or_else(|| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Unsigned(value),
+                &"an integer of at least 1",
+            )
+        })
+    }
+}
+
 /// A secret string (password, key, token): `Debug` and `Display` print
 /// `***`, so it cannot end up in a log by accident.
 #[derive(Clone, PartialEq, Eq, Default, Deserialize)]

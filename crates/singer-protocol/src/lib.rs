@@ -64,7 +64,9 @@ pub use catalog::{
     TOP_REPLICATION_METHOD, UnknownReplicationMethod, VALID_REPLICATION_KEYS,
 };
 pub use cli::{CommonArgs, Flag, TapArgs, TargetArgs, lexopt, value as flag_value};
-pub use config::{ConfigSource, LoadedConfig, SecretString, load_config, load_config_with_env};
+pub use config::{
+    AtLeastOne, ConfigSource, LoadedConfig, SecretString, load_config, load_config_with_env,
+};
 pub use decimal::{Decimal, DecimalSyntaxError, MAX_DIVISOR_DIGITS};
 pub use error::{Error, ErrorChain, Result};
 pub use json_text::{json_string_content, push_json_string};

@@ -137,12 +137,12 @@ singer_protocol::settings! {
             "Times a stream is resumed after a dropped connection or a recovery conflict (SQLSTATE 40001)."
         )
         .default_value("3"),
-        metrics_interval_seconds: u64 = Integer(
+        metrics_interval_seconds: singer_protocol::AtLeastOne = Integer(
             "Seconds between Singer METRIC record_count lines per stream (on stderr, as the targets \
              and the Meltano SDK log them), so a long read shows progress; at least 1."
         )
         .default_value("60"),
-        parallelism: u32 = Integer(
+        parallelism: singer_protocol::AtLeastOne = Integer(
             "PostgreSQL connections reading at once: selected streams sync concurrently, and FULL_TABLE \
              streams (manifest mode: full copies and backfills) of at least parallel_min_rows rows are \
              split into key or block ranges read inside one shared snapshot (plus one idle connection \
@@ -271,6 +271,33 @@ mod tests {
         load_config_with_env::<TapConfig>(&[ConfigSource::Env], &ABOUT, |k| env.get(k).cloned())
             .expect("valid")
             .config
+    }
+
+    #[test]
+    fn counts_and_intervals_of_zero_are_refused_with_their_name_not_clamped() {
+        for setting in ["PARALLELISM", "METRICS_INTERVAL_SECONDS"] {
+            let key = format!("TAP_POSTGRES_{setting}");
+            let error = load_config_with_env::<TapConfig>(&[ConfigSource::Env], &ABOUT, |k| {
+                (k == key).then(|| "0".to_owned())
+            })
+            .expect_err("0 is refused");
+            let message = format!("{:#}", singer_protocol::ErrorChain(&error));
+            assert!(
+                message.contains(&setting.to_ascii_lowercase()) && message.contains("at least 1"),
+                "{message}"
+            );
+        }
+        let config = load(&[
+            ("TAP_POSTGRES_PARALLELISM", "3"),
+            ("TAP_POSTGRES_METRICS_INTERVAL_SECONDS", "5"),
+        ]);
+        assert_eq!(
+            (
+                config.parallelism.get(),
+                config.metrics_interval_seconds.get()
+            ),
+            (3, 5)
+        );
     }
 
     #[test]

@@ -87,11 +87,9 @@ impl SyncOptions {
                 .default_replication_method()
                 .map_err(|source| Error::Setting { source })?,
             policy: config.special_values,
-            metrics_interval: std::time::Duration::from_secs(
-                config.metrics_interval_seconds.max(1),
-            ),
+            metrics_interval: std::time::Duration::from_secs(config.metrics_interval_seconds.get()),
             progress: None,
-            parallelism: usize::try_from(config.parallelism.max(1)).unwrap_or(1),
+            parallelism: usize::try_from(config.parallelism.get()).unwrap_or(1),
             parallel_min_rows: config.parallel_min_rows,
             max_rows_per_statement: config.max_rows_per_statement.filter(|n| *n > 0),
             logical: LogicalOptions {

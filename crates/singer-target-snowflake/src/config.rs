@@ -201,8 +201,8 @@ singer_protocol::settings! {
              `<schema>.SINGER_RS_FILES` in each target schema, created when missing (needs CREATE STAGE on \
              the schema; a given stage needs READ and WRITE)."
         ),
-        upload_parallelism: usize = Integer(
-            "Staged files uploaded at once (staging: stage)."
+        upload_parallelism: singer_protocol::AtLeastOne = Integer(
+            "Staged files uploaded at once (staging: stage); at least 1."
         )
         .default_value("4"),
         max_bind_bytes: usize = Integer(

@@ -210,7 +210,7 @@ impl FileStager {
                 u32::from_le_bytes(random)
             )
         };
-        let parallel = config.upload_parallelism.max(1);
+        let parallel = usize::try_from(config.upload_parallelism.get()).unwrap_or(usize::MAX);
         Ok(Self {
             options,
             parallel,

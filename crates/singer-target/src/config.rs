@@ -200,7 +200,7 @@ singer_protocol::settings! {
              it the largest batches are written early."
         )
         .default_value("268435456"),
-        metrics_interval_seconds: u64 =
+        metrics_interval_seconds: singer_protocol::AtLeastOne =
             Integer("Seconds between METRIC lines (at least 1).").default_value("60"),
         max_line_bytes: usize = Integer(
             "Longest input line accepted, in bytes; a longer one fails the run with its line number."
@@ -228,7 +228,7 @@ impl DriverSettings {
                 flattening_enabled: self.flattening_enabled,
                 flattening_max_depth: self.flattening_max_depth,
             })
-            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.max(1)));
+            .with_metrics_interval(Duration::from_secs(self.metrics_interval_seconds.get()));
         config.max_line_bytes = self.max_line_bytes.max(1);
         config
     }
@@ -251,5 +251,21 @@ mod tests {
         assert_eq!(config.metrics_interval, defaults.metrics_interval);
         assert_eq!(config.max_line_bytes, defaults.max_line_bytes);
         assert_eq!(config.validation, defaults.validation);
+    }
+
+    #[test]
+    fn a_metrics_interval_of_zero_is_refused_not_clamped() {
+        let decode = |value: serde_json::Value| {
+            let mut map = serde_json::Map::new();
+            map.insert("metrics_interval_seconds".into(), value);
+            DriverSettings::__decode(map, true)
+        };
+        let error = decode(serde_json::json!(0)).expect_err("0 is refused");
+        assert!(error.to_string().contains("at least 1"), "{error}");
+        let settings = decode(serde_json::json!(5)).expect("5 is fine");
+        assert_eq!(
+            settings.driver_config().metrics_interval,
+            Duration::from_secs(5)
+        );
     }
 }
