@@ -69,7 +69,7 @@ impl TerminalProgress {
             bar.set_style(style.progress_chars("=> ").with_key(
                 "rate",
                 |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.0} rows/s", state.per_sec());
+                    let _ = w.write_str(&rate(state.pos(), state.elapsed()));
                 },
             ));
         }
@@ -93,12 +93,61 @@ impl ProgressSink for TerminalProgress {
 
     fn finish(&self, stream: &str, records: u64) {
         if let Some(bar) = self.bar(stream, None) {
-            if bar.length().is_some() {
+            // The line stays as it was at the end: the rate and time of the
+            // whole stream, no longer recomputed at each redraw.
+            let elapsed = bar.elapsed();
+            bar.set_message(format!(
+                "{}, done in {:.1} s",
+                rate(records, elapsed),
+                elapsed.as_secs_f64()
+            ));
+            let template = if bar.length().is_some() {
                 bar.set_length(records);
+                "{prefix} {bar:30} {human_pos} rows, {msg}"
+            } else {
+                "{prefix} {human_pos} rows, {msg}"
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style.progress_chars("=> "));
             }
             bar.set_position(records);
             bar.finish();
         }
+    }
+}
+
+/// Rows per second over the whole of `elapsed` (an average, steady from
+/// one redraw to the next; indicatif's own estimate follows the last few
+/// updates and jumps when they come in bursts), or `… rows/s` while too
+/// little time has passed to tell.
+fn rate(records: u64, elapsed: std::time::Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    if seconds < 0.5 {
+        return "… rows/s".to_owned();
+    }
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a displayed rate: 2^53 rows would be needed to lose a unit"
+    )]
+    let records = records as f64;
+    format!("{:.0} rows/s", records / seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::rate;
+
+    #[test]
+    fn the_rate_is_the_average_since_the_start_and_waits_for_time_to_pass() {
+        assert_eq!(rate(4_000, Duration::from_millis(10)), "… rows/s");
+        assert_eq!(rate(4_000, Duration::from_secs(2)), "2000 rows/s");
+        assert_eq!(rate(0, Duration::from_secs(3)), "0 rows/s");
+        assert_eq!(
+            rate(1_000_000, Duration::from_millis(1_600)),
+            "625000 rows/s"
+        );
     }
 }
 
