@@ -41,10 +41,11 @@ fn main() -> ExitCode {
                     files = line.files,
                     bytes_uploaded = line.bytes,
                     puts = line.puts,
-                    encode_s = line.encode_seconds,
-                    upload_s = line.upload_seconds,
-                    copy_s = line.copy_seconds,
-                    merge_s = line.merge_seconds,
+                    encode_s = millis(line.encode_seconds),
+                    upload_s = millis(line.upload_seconds),
+                    bind_s = millis(line.bind_seconds),
+                    copy_s = millis(line.copy_seconds),
+                    merge_s = millis(line.merge_seconds),
                     statements = line.statements,
                     "Stream statistics."
                 );
@@ -55,14 +56,21 @@ fn main() -> ExitCode {
                 files = stats.files.files,
                 bytes_uploaded = stats.files.bytes,
                 puts = stats.files.puts,
-                encode_s = stats.files.encode_seconds,
-                upload_s = stats.files.upload_seconds,
-                copy_s = stats.copy_seconds,
-                merge_s = stats.merge_seconds,
+                encode_s = millis(stats.files.encode_seconds),
+                upload_s = millis(stats.files.upload_seconds),
+                bind_s = millis(stats.bind_seconds),
+                copy_s = millis(stats.copy_seconds),
+                merge_s = millis(stats.merge_seconds),
                 statements = stats.stage_statements + stats.commit_statements + stats.files.puts,
                 special_values_nulled = stats.special_values_nulled,
                 "Load statistics."
             );
         },
     })
+}
+
+/// Seconds rounded to the millisecond, for the summary (`0.449`, not
+/// `0.44907422099999994`).
+fn millis(seconds: f64) -> f64 {
+    (seconds * 1000.0).round() / 1000.0
 }

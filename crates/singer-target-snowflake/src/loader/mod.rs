@@ -124,6 +124,9 @@ pub struct LoadStats {
     /// Staged files (`staging: stage`): files, bytes, PUTs, encode and
     /// upload seconds.
     pub files: FileStats,
+    /// Seconds binding batches into staging tables (`staging: bind`:
+    /// encoding the JSON text and its INSERT statements).
+    pub bind_seconds: f64,
     /// Seconds in `COPY INTO` (with the landing table's INSERT).
     pub copy_seconds: f64,
     /// Seconds in the commits' transactions (MERGE / INSERT / DELETE).
@@ -154,6 +157,8 @@ pub struct StreamStats {
     /// Seconds its files spent in `PUT` and in transfer (files of several
     /// streams upload at once, so the streams' sum can pass the run's).
     pub upload_seconds: f64,
+    /// Seconds binding its batches into staging tables (`staging: bind`).
+    pub bind_seconds: f64,
     /// Seconds in `COPY INTO` and filling its staging tables.
     pub copy_seconds: f64,
     /// Seconds in its statements of the commit transactions (MERGE,

@@ -233,6 +233,7 @@ impl SnowflakeLoader {
             debug!(stream, table = %state.table, rows, "Batch encoded into staged files.");
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let staged = self.stager.stage(
             &mut self.connection,
             &crate::stage::StageRequest {
@@ -266,12 +267,12 @@ impl SnowflakeLoader {
         }
         self.open.insert(stream.to_owned(), index);
         let statements = u64::try_from(staged.statements).unwrap_or(u64::MAX);
+        let seconds = started.elapsed().as_secs_f64();
         self.stats.stage_statements += statements;
-        self.stats
-            .streams
-            .entry(stream.to_owned())
-            .or_default()
-            .statements += statements;
+        self.stats.bind_seconds += seconds;
+        let line = self.stats.streams.entry(stream.to_owned()).or_default();
+        line.statements += statements;
+        line.bind_seconds += seconds;
         self.stats.special_values_nulled += staged.nulled;
         debug!(stream, table = %state.table, rows = staged.rows, statements = staged.statements, "Batch staged.");
         Ok(())

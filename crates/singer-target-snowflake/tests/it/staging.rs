@@ -61,6 +61,10 @@ fn the_default_loads_through_staged_files_with_the_same_rows_as_bound_batches() 
     assert!(stats.files.files >= 4 && stats.files.puts >= 4, "{stats:?}");
     assert!(stats.files.bytes > 0, "{stats:?}");
     assert_eq!(stats.stage_statements, 0, "nothing bound: {stats:?}");
+    assert!(
+        stats.bind_seconds.abs() < f64::EPSILON,
+        "nothing bound: {stats:?}"
+    );
     let rows = lines(&mut staged.loader, CONTENT);
     assert_eq!(rows.len(), 9);
     assert!(
@@ -72,7 +76,17 @@ fn the_default_loads_through_staged_files_with_the_same_rows_as_bound_batches() 
     config.driver.batch_size_rows = 3;
     config.staging = Staging::Bind;
     let mut bound = load(&config, &input());
-    assert_eq!(bound.loader.stats().files.files, 0);
+    let stats = bound.loader.stats();
+    assert_eq!(stats.files.files, 0);
+    assert!(
+        stats.bind_seconds > 0.0 && stats.stage_statements > 0,
+        "the bind path's time is reported: {stats:?}"
+    );
+    let line = &stats.streams["public-items"];
+    assert!(
+        line.bind_seconds > 0.0 && line.bind_seconds <= stats.bind_seconds,
+        "{line:?}"
+    );
     assert_eq!(lines(&mut bound.loader, CONTENT), rows);
 }
 
