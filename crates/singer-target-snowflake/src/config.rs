@@ -169,7 +169,10 @@ singer_protocol::settings! {
         )
         .default_value("\"NTZ\""),
         query_tag: Option<String> = String(
-            "QUERY_TAG session parameter, for Snowflake's query history."
+            "QUERY_TAG of the run's sessions, for Snowflake's query history; {{run_id}} becomes this \
+             run's id, {{database}} and {{schema}} the database and default_target_schema (as in \
+             pipelinewise), {{table}} `*` (one session loads every table). Unset: no tag is sent, so a \
+             user's or account's own QUERY_TAG stays."
         ),
         special_values: SpecialValues = String(
             "Values no Snowflake type holds (NaN/Infinity in a NUMBER, 'infinity' or years outside 1..9999 in a \
@@ -342,6 +345,29 @@ impl SnowflakeConfig {
         }
         Ok(())
     }
+}
+
+/// `query_tag` with its tokens replaced: `{{run_id}}` by `run`,
+/// `{{database}}` and `{{schema}}` (pipelinewise's) by `database` and
+/// `schema` (empty without one), and `{{table}}` by `*`: one session loads
+/// every table of the run, so a tag cannot name one.
+///
+/// ```
+/// use singer_target_snowflake::expand_query_tag;
+///
+/// assert_eq!(
+///     expand_query_tag("singer {{database}}.{{schema}}.{{table}} {{run_id}}", "r1", "DB", Some("RAW")),
+///     "singer DB.RAW.* r1"
+/// );
+/// assert_eq!(expand_query_tag("nightly", "r1", "DB", None), "nightly");
+/// ```
+#[must_use]
+pub fn expand_query_tag(template: &str, run: &str, database: &str, schema: Option<&str>) -> String {
+    template
+        .replace("{{run_id}}", run)
+        .replace("{{database}}", database)
+        .replace("{{schema}}", schema.unwrap_or_default())
+        .replace("{{table}}", "*")
 }
 
 #[cfg(test)]

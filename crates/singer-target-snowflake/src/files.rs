@@ -154,7 +154,7 @@ impl std::fmt::Debug for FileStager {
 }
 
 impl FileStager {
-    pub(crate) fn new(config: &SnowflakeConfig, options: EncodeOptions) -> Result<Self> {
+    pub(crate) fn new(config: &SnowflakeConfig, run: &str, options: EncodeOptions) -> Result<Self> {
         let login = match config.credentials()? {
             Credentials::Password(password) => Login::Password(password.expose().to_owned()),
             Credentials::KeyPair { pem, passphrase } => Login::KeyPair {
@@ -197,25 +197,12 @@ impl FileStager {
             .enable_time()
             .build()
             .map_err(Error::Runtime)?;
-        let run: String = {
-            let now = chrono::Utc::now();
-            let mut random = [0_u8; 4];
-            getrandom::getrandom(&mut random).map_err(|e| Error::Encode {
-                reason: format!("no random bytes for the run id: {e}"),
-            })?;
-            format!(
-                "{}-{}-{:08x}",
-                now.format("%Y%m%dT%H%M%S"),
-                std::process::id(),
-                u32::from_le_bytes(random)
-            )
-        };
         let parallel = usize::try_from(config.upload_parallelism.get()).unwrap_or(usize::MAX);
         Ok(Self {
             options,
             parallel,
             stage: config.stage.clone(),
-            run,
+            run: run.to_owned(),
             database: config.database.clone(),
             commit: 0,
             counter: 0,
@@ -685,6 +672,7 @@ mod tests {
             config.password = Some(singer_protocol::SecretString::new("p"));
             FileStager::new(
                 &config,
+                "20261206T000000-1-00000000",
                 EncodeOptions {
                     special: crate::config::SpecialValues::Error,
                 },

@@ -81,7 +81,7 @@ mod types;
 
 pub use config::{
     ABOUT, Credentials, IdentifierCase, LoadMethod, MAX_BIND_BYTES, SchemaMapping, SnowflakeConfig,
-    SpecialValues, Staging, TimestampType,
+    SpecialValues, Staging, TimestampType, expand_query_tag,
 };
 pub use error::{Error, Result};
 pub use files::FileStats;

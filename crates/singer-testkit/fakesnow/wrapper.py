@@ -36,6 +36,9 @@ accept. This wrapper reuses fakesnow's own handlers and fixes, per
    (a bare HTTP 500 from fakesnow) also waits (up to 4 s) for such a
    transaction to go stale and rolls it back, so the client's retry on the
    same session finds the rows free.
+9. `SHOW PARAMETERS LIKE '<name>' IN SESSION` (not in fakesnow): answers
+   the session parameter its login set (such as QUERY_TAG), in Snowflake's
+   columns (`key`, `value`, `default`, `level`, `description`, `type`).
 
 Two test helpers, driven by login session parameters (ignored by fakesnow):
 
@@ -170,6 +173,32 @@ LAST_SEEN: dict[str, float] = {}
 EXECUTING: set[str] = set()
 # database key -> the answer to PUT statements (SINGER_PUT_ANSWER)
 PUT_ANSWERS: dict[str, dict[str, Any]] = {}
+# token -> the session parameters its login set (SHOW PARAMETERS ... IN SESSION)
+SESSION_PARAMS: dict[str, dict[str, Any]] = {}
+_SHOW_PARAMETER = re.compile(r"\s*SHOW\s+PARAMETERS\s+LIKE\s+'([^']*)'\s+IN\s+SESSION\s*;?\s*$", re.IGNORECASE)
+
+
+def _show_parameter(token: str, pattern: str) -> Response:
+    """Fix 9: `SHOW PARAMETERS LIKE '<name>' IN SESSION` for parameters the
+    session's login set (Snowflake's columns; fakesnow has no SHOW
+    PARAMETERS). A test reads QUERY_TAG back this way, as on Snowflake."""
+    params = SESSION_PARAMS.get(token, {})
+    rows = [
+        [name, str(value), "", "SESSION", "", "STRING"]
+        for name, value in params.items()
+        if name.upper() == pattern.upper()
+    ]
+    text = {"type": "text", "nullable": True, "database": "", "schema": "", "table": "",
+            "byteLength": 16777216, "length": 16777216, "scale": None, "precision": None, "collation": None}
+    names = ["key", "value", "default", "level", "description", "type"]
+    return JSONResponse({
+        "data": {
+            "rowtype": [{**text, "name": n} for n in names],
+            "rowset": rows, "total": len(rows), "returned": len(rows),
+            "queryId": _query_id(), "queryResultFormat": "json",
+        },
+        "success": True,
+    })
 
 
 def _query_id() -> str:
@@ -209,6 +238,7 @@ async def login_request(request: Request) -> Response:
         conn = instance.connect(database, schema, nop_regexes=nop_regexes, autocommit=autocommit)
     token = base64.urlsafe_b64encode(uuid.uuid4().bytes + uuid.uuid4().bytes).decode().rstrip("=")
     fs_server.sessions[token] = conn
+    SESSION_PARAMS[token] = {k: v for k, v in params.items() if k.upper() == k}
     if isinstance(db_path, str) and db_path.startswith(":isolated:") and db_path != ":isolated:":
         # Fix 8.
         _abort_stale_transactions(db_path, token)
@@ -317,6 +347,8 @@ async def query_request(request: Request) -> Response:
             **put_answer,
         }
         return JSONResponse({"data": data, "success": True})
+    if (show := _SHOW_PARAMETER.match(sql)) is not None:
+        return _show_parameter(token, show.group(1))
     if (remove := _REMOVE.match(sql)) is not None:
         auth = request.headers.get("Authorization") or ""
         return _remove(auth[17:-1], remove.group(1))

@@ -194,6 +194,8 @@ pub struct SnowflakeLoader {
     sequence: u64,
     /// Staging tables created in the run (their names).
     stage_counter: u64,
+    /// The run's id.
+    run: String,
 }
 
 impl SnowflakeLoader {
@@ -205,6 +207,18 @@ impl SnowflakeLoader {
     /// [`Error::Config`] for settings that cannot work (no credentials, an
     /// unreadable key file, a bad endpoint URL).
     pub fn new(config: &SnowflakeConfig) -> Result<Self> {
+        let run = run_id()?;
+        // Both sessions (queries, and PUT's own) carry the run's tag.
+        let mut config = config.clone();
+        config.query_tag = config.query_tag.as_deref().map(|template| {
+            crate::config::expand_query_tag(
+                template,
+                &run,
+                &config.database,
+                config.default_target_schema.as_deref(),
+            )
+        });
+        let config = &config;
         let connection = Connection::new(config)?;
         Ok(Self {
             stager: JsonBindStager::new(
@@ -216,6 +230,7 @@ impl SnowflakeLoader {
             files: match config.staging {
                 Staging::Stage => Some(FileStager::new(
                     config,
+                    &run,
                     EncodeOptions {
                         special: config.special_values,
                     },
@@ -234,7 +249,15 @@ impl SnowflakeLoader {
             pending: Vec::new(),
             sequence: 0,
             stage_counter: 0,
+            run,
         })
+    }
+
+    /// This run's id: the `{{run_id}}` of `query_tag` and a part of its
+    /// staged files' names.
+    #[must_use]
+    pub fn run_id(&self) -> &str {
+        &self.run
     }
 
     /// Logs in now (to fail early on bad credentials), retrying a transient
@@ -429,4 +452,20 @@ impl Loader for SnowflakeLoader {
                 .map_err(|e| loader.final_if_pending(had_pending, "activating a version", e))
         })
     }
+}
+
+/// A run id unique to this process: its start time, pid and 32 random
+/// bits (`20261206T182711-4242-0a1b2c3d`).
+fn run_id() -> Result<String> {
+    let now = chrono::Utc::now();
+    let mut random = [0_u8; 4];
+    getrandom::getrandom(&mut random).map_err(|e| Error::Encode {
+        reason: format!("no random bytes for the run id: {e}"),
+    })?;
+    Ok(format!(
+        "{}-{}-{:08x}",
+        now.format("%Y%m%dT%H%M%S"),
+        std::process::id(),
+        u32::from_le_bytes(random)
+    ))
 }

@@ -262,3 +262,40 @@ fn an_s3_stage_that_asks_for_client_side_encryption_gets_files_the_connector_dec
     }
     assert_eq!(rows, 3, "the first batch's rows, before its COPY failed");
 }
+
+/// The query tag is the run's (issue #13, item 5): pipelinewise's tokens
+/// and `{{run_id}}` are filled in, each run gets its own id, and without a
+/// `query_tag` no tag is set (a user's or account's own tag stays).
+#[test]
+fn query_tag_tokens_name_the_database_schema_and_this_run() {
+    let show = "SHOW PARAMETERS LIKE 'QUERY_TAG' IN SESSION";
+    let mut config = config("query-tag");
+    config.query_tag = Some("singer {{database}}.{{schema}}.{{table}} run={{run_id}}".to_owned());
+    let database = config.database.clone();
+    let mut first = load(&config, &input());
+    let first_run = first.loader.run_id().to_owned();
+    let tag = crate::support::rows(&mut first.loader, show);
+    assert_eq!(tag.len(), 1, "{tag:?}");
+    assert_eq!(tag[0][0].as_deref(), Some("QUERY_TAG"));
+    assert_eq!(
+        tag[0][1].as_deref(),
+        Some(format!("singer {database}.raw.* run={first_run}").as_str())
+    );
+    let mut second = load(&config, &input());
+    assert_ne!(second.loader.run_id(), first_run, "a run id per run");
+    let tag = crate::support::rows(&mut second.loader, show);
+    assert!(
+        tag[0][1]
+            .as_deref()
+            .is_some_and(|t| t.ends_with(&format!("run={}", second.loader.run_id()))),
+        "{tag:?}"
+    );
+
+    let mut untagged = load(&crate::support::config("no-query-tag"), &input());
+    let rows = crate::support::rows(&mut untagged.loader, show);
+    assert!(
+        rows.iter()
+            .all(|r| r[1].as_deref().is_none_or(str::is_empty)),
+        "no tag unless asked: {rows:?}"
+    );
+}
