@@ -4,6 +4,8 @@
 
 use std::cell::Cell;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postgres::types::{FromSql, Type};
@@ -38,92 +40,170 @@ impl PlanColumn {
     }
 }
 
-/// Singer `METRIC` `record_count` counters of one stream, logged on stderr
-/// every `interval` while its rows stream and once more for the rest at its
-/// end, in the shape and under the setting name the targets (and the
-/// Meltano SDK) use: `METRIC: {"type":"counter","metric":"record_count",
-/// "value":N,"tags":{"stream":"..."}}`. A long read shows progress before
-/// it ends.
-pub(crate) struct RecordCounter {
+/// A stream's `record_count` METRIC lines and live progress, shared by
+/// every reader of the stream (the ranges of a split copy count into one
+/// stream, not one line per range): the counter that the Singer taps (and
+/// the Meltano SDK) log, `METRIC: {"type":"counter","metric":"record_count",
+/// "value":N,"tags":{"stream":"..."}}`, every `interval`, so a long read
+/// shows progress before it ends. Readers count in a [`RecordCounter`] of
+/// their own and add to it every [`RecordCounter::CHECK_EVERY`] rows.
+pub(crate) struct StreamCounter {
     stream: String,
     interval: Duration,
-    count: Cell<u64>,
-    since: Cell<Instant>,
     /// Live progress, with the row estimate, when asked for.
     progress: Option<(Progress, Option<u64>)>,
-    total: Cell<u64>,
-    shown: Cell<Instant>,
+    /// Records not in a METRIC line yet.
+    unlogged: AtomicU64,
+    total: AtomicU64,
+    /// Readers not finished: the last one ends the stream's lines.
+    readers: AtomicUsize,
+    /// When the last METRIC line and the last progress update were.
+    clock: Mutex<(Instant, Instant)>,
 }
 
-impl RecordCounter {
-    /// Rows between looks at the clock.
-    const CHECK_EVERY: u64 = 1024;
-
+impl StreamCounter {
     /// Reports live progress between METRIC lines.
     const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
-    /// A counter for `stream`, logging every `interval`.
-    pub(crate) fn new(stream: &str, interval: Duration) -> Self {
-        Self {
-            stream: stream.to_owned(),
-            interval,
-            count: Cell::new(0),
-            since: Cell::new(Instant::now()),
-            progress: None,
-            total: Cell::new(0),
-            shown: Cell::new(Instant::now()),
-        }
-    }
-
-    /// Also reports to `progress` (if any), with `estimate` rows expected.
-    pub(crate) fn with_progress(
-        mut self,
+    /// The counter of `stream`, read by `readers` readers, logging every
+    /// `interval` and reporting to `progress` (if any) with `estimate`
+    /// rows expected.
+    pub(crate) fn new(
+        stream: &str,
+        interval: Duration,
         progress: Option<&Progress>,
         estimate: Option<u64>,
-    ) -> Self {
-        self.progress = progress.map(|p| (p.clone(), estimate));
-        self
+        readers: usize,
+    ) -> Arc<Self> {
+        let now = Instant::now();
+        Arc::new(Self {
+            stream: stream.to_owned(),
+            interval,
+            progress: progress.map(|p| (p.clone(), estimate)),
+            unlogged: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+            readers: AtomicUsize::new(readers),
+            clock: Mutex::new((now, now)),
+        })
     }
 
-    /// Counts one record; logs the counter when the interval has passed.
-    #[inline]
-    pub(crate) fn add_one(&self) {
-        self.count.set(self.count.get() + 1);
-        let total = self.total.get() + 1;
-        self.total.set(total);
-        if total.is_multiple_of(Self::CHECK_EVERY) {
-            if self.since.get().elapsed() >= self.interval {
-                self.log();
-            }
-            if let Some((progress, estimate)) = &self.progress
-                && self.shown.get().elapsed() >= Self::PROGRESS_EVERY
-            {
-                self.shown.set(Instant::now());
-                progress.update(&self.stream, total, *estimate);
-            }
+    /// Adds `records`; logs a METRIC line when the interval has passed
+    /// (whichever reader gets there first; the others go on).
+    fn add(&self, records: u64) {
+        self.unlogged.fetch_add(records, Ordering::Relaxed);
+        let total = self.total.fetch_add(records, Ordering::Relaxed) + records;
+        let Ok(mut clock) = self.clock.try_lock() else {
+            return;
+        };
+        if clock.0.elapsed() >= self.interval {
+            clock.0 = Instant::now();
+            self.log(self.unlogged.swap(0, Ordering::Relaxed));
+        }
+        if let Some((progress, estimate)) = &self.progress
+            && clock.1.elapsed() >= Self::PROGRESS_EVERY
+        {
+            clock.1 = Instant::now();
+            progress.update(&self.stream, total, *estimate);
         }
     }
 
-    /// Logs what was counted since the last line (nothing if nothing).
-    pub(crate) fn finish(&self) {
-        if self.count.get() > 0 {
-            self.log();
+    /// One reader is done; after the last, the stream's last METRIC line
+    /// (what was counted since the previous one, if anything) and the end
+    /// of its progress line. A counter whose readers are all done does
+    /// that again at each call (LOG_BASED finishes its counters after each
+    /// read of the change stream).
+    fn reader_done(&self) {
+        let before = self
+            .readers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(1))
+            })
+            .unwrap_or_default();
+        if before > 1 {
+            return;
+        }
+        let unlogged = self.unlogged.swap(0, Ordering::Relaxed);
+        if unlogged > 0 {
+            self.log(unlogged);
         }
         if let Some((progress, _)) = &self.progress {
-            progress.finish(&self.stream, self.total.get());
+            progress.finish(&self.stream, self.total.load(Ordering::Relaxed));
         }
     }
 
-    fn log(&self) {
+    fn log(&self, value: u64) {
+        if value == 0 {
+            return;
+        }
         let metric = serde_json::json!({
             "type": "counter",
             "metric": "record_count",
-            "value": self.count.get(),
+            "value": value,
             "tags": {"stream": self.stream},
         });
         info!("METRIC: {metric}");
-        self.count.set(0);
-        self.since.set(Instant::now());
+    }
+}
+
+/// One reader's count of a stream's records: it adds to the stream's
+/// [`StreamCounter`] every [`RecordCounter::CHECK_EVERY`] rows, so the row
+/// loop only bumps a local number.
+pub(crate) struct RecordCounter {
+    shared: Arc<StreamCounter>,
+    local: Cell<u64>,
+}
+
+impl RecordCounter {
+    /// Rows between additions to the stream's counter (and looks at the
+    /// clock).
+    const CHECK_EVERY: u64 = 1024;
+
+    /// The counter of a stream with one reader, logging every `interval`.
+    pub(crate) fn new(stream: &str, interval: Duration) -> Self {
+        Self::shared(StreamCounter::new(stream, interval, None, None, 1))
+    }
+
+    /// A reader of the stream `shared` counts.
+    pub(crate) fn shared(shared: Arc<StreamCounter>) -> Self {
+        Self {
+            shared,
+            local: Cell::new(0),
+        }
+    }
+
+    /// Also reports to `progress` (if any), with `estimate` rows expected
+    /// (a counter with one reader, before it counts).
+    pub(crate) fn with_progress(self, progress: Option<&Progress>, estimate: Option<u64>) -> Self {
+        let readers = self.shared.readers.load(Ordering::Relaxed);
+        Self::shared(StreamCounter::new(
+            &self.shared.stream,
+            self.shared.interval,
+            progress,
+            estimate,
+            readers,
+        ))
+    }
+
+    /// Counts one record.
+    #[inline]
+    pub(crate) fn add_one(&self) {
+        let local = self.local.get() + 1;
+        if local == Self::CHECK_EVERY {
+            self.local.set(0);
+            self.shared.add(local);
+        } else {
+            self.local.set(local);
+        }
+    }
+
+    /// This reader is done: what it counted goes to the stream's counter,
+    /// and the stream's last METRIC line comes after its last reader's.
+    pub(crate) fn finish(&self) {
+        let local = self.local.replace(0);
+        if local > 0 {
+            self.shared.add(local);
+        }
+        self.shared.reader_done();
     }
 }
 
@@ -355,9 +435,8 @@ mod tests {
         let progress = Progress::new(seen.clone());
         let counter = RecordCounter::new("public-t", Duration::from_secs(3600))
             .with_progress(Some(&progress), Some(5000));
-        counter
-            .shown
-            .set(Instant::now().checked_sub(Duration::from_secs(1)).unwrap());
+        counter.shared.clock.lock().unwrap().1 =
+            Instant::now().checked_sub(Duration::from_secs(1)).unwrap();
         for _ in 0..3000 {
             counter.add_one();
         }
@@ -368,5 +447,56 @@ mod tests {
             Some(&("public-t".to_owned(), 1024, Some(5000)))
         );
         assert_eq!(seen.last(), Some(&("public-t".to_owned(), 3000, None)));
+    }
+
+    #[test]
+    fn the_readers_of_a_split_stream_count_into_one_progress_line_ended_by_the_last() {
+        let seen = Arc::new(Seen::default());
+        let progress = Progress::new(seen.clone());
+        let shared = StreamCounter::new(
+            "public-big",
+            Duration::from_secs(3600),
+            Some(&progress),
+            Some(9000),
+            3,
+        );
+        shared.clock.lock().unwrap().1 =
+            Instant::now().checked_sub(Duration::from_secs(1)).unwrap();
+        let readers: Vec<RecordCounter> = (0..3)
+            .map(|_| RecordCounter::shared(Arc::clone(&shared)))
+            .collect();
+        for (i, reader) in readers.iter().enumerate() {
+            for _ in 0..(1000 * (i + 2)) {
+                reader.add_one();
+            }
+        }
+        let ends = |seen: &Seen| {
+            seen.0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, _, estimate)| estimate.is_none())
+                .count()
+        };
+        readers[0].finish();
+        readers[2].finish();
+        assert_eq!(ends(&seen), 0, "the stream goes on while a reader reads");
+        readers[1].finish();
+        let seen = seen.0.lock().unwrap().clone();
+        assert!(
+            seen.iter().all(|(stream, ..)| stream == "public-big"),
+            "one line for the stream: {seen:?}"
+        );
+        assert_eq!(
+            seen.first().map(|s| s.2),
+            Some(Some(9000)),
+            "updates carry the table's estimate"
+        );
+        assert_eq!(
+            seen.last(),
+            Some(&("public-big".to_owned(), 9000, None)),
+            "ended once, with every reader's rows"
+        );
+        assert_eq!(seen.iter().filter(|s| s.2.is_none()).count(), 1);
     }
 }

@@ -100,3 +100,62 @@ fn metric_lines_appear_during_a_stream_when_the_interval_is_short() {
         "the counters add up to the records"
     );
 }
+
+/// A copy split into ranges counts as one stream: with the default
+/// interval (60 s), one METRIC line at the stream's end with every range's
+/// rows, not one line per range.
+#[test]
+fn a_split_copy_logs_its_metric_per_stream_not_per_range() {
+    let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
+    let db = cluster.create_database("metrics_split").expect("database");
+    cluster
+        .connect(&db)
+        .expect("connect")
+        .batch_execute(&format!(
+            "CREATE TABLE events (id int PRIMARY KEY, payload text);
+             INSERT INTO events SELECT g, 'event ' || g FROM generate_series(1, {ROWS}) g;
+             ANALYZE events;"
+        ))
+        .expect("seed");
+    let dir = Dir::new("metrics_split");
+    let config = dir.write(
+        "config.json",
+        &json!({"host": cluster.host(), "port": cluster.port(), "user": cluster.user(),
+                "dbname": db, "sslmode": "disable", "parallelism": 2,
+                "max_rows_per_statement": 1000}),
+    );
+    let tap = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
+            .args(["--config", &config])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run tap-postgres")
+    };
+    let discovered = tap(&["--discover"]);
+    assert!(discovered.status.success());
+    let mut catalog = stdout_lines(&discovered).remove(0);
+    let streams = catalog["streams"].as_array_mut().expect("streams");
+    streams.retain(|s| s["tap_stream_id"] == "public-events");
+    let stream = streams.first_mut().expect("the table is discovered");
+    stream["metadata"][0]["metadata"]["selected"] = json!(true);
+    stream["replication_method"] = json!("FULL_TABLE");
+    let catalog = dir.write("catalog.json", &catalog);
+
+    let output = tap(&["--catalog", &catalog]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Splitting the copy into primary-key ranges"),
+        "{stderr}"
+    );
+    let values: Vec<u64> = stderr
+        .lines()
+        .filter_map(|line| {
+            let metric: Value = serde_json::from_str(line.split_once("METRIC: ")?.1).ok()?;
+            assert_eq!(metric["tags"]["stream"], "public-events");
+            metric["value"].as_u64()
+        })
+        .collect();
+    assert_eq!(values, [ROWS], "one line for the stream: {stderr}");
+}

@@ -29,7 +29,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -46,7 +46,9 @@ use crate::parallel::{
     Channel, Event, Outlet, SharedSnapshot, pieces_for, split_blocks, split_keys,
 };
 use crate::session::{RetryBudget, Session, Subject};
-use crate::stream::{RecordCounter, new_version, warn_special_values, write_message, write_state};
+use crate::stream::{
+    RecordCounter, StreamCounter, new_version, warn_special_values, write_message, write_state,
+};
 use crate::types::EncodeStats;
 
 /// The bookmark key of a split FULL_TABLE copy's unfinished key ranges:
@@ -79,8 +81,6 @@ struct Task {
     start: Position,
     /// The version the task's records carry.
     version: Option<u64>,
-    /// The planner's estimate, for live progress (whole streams only).
-    estimate: Option<u64>,
     /// Whether it reads in the shared snapshot.
     shared: bool,
 }
@@ -116,6 +116,20 @@ pub(super) fn sync_parallel<W: Write>(
         }
     }
     emit_state(out, state, &jobs)?;
+    // One METRIC counter and progress line per stream, whichever readers
+    // read its ranges.
+    let counters: Vec<Arc<StreamCounter>> = jobs
+        .iter()
+        .map(|job| {
+            StreamCounter::new(
+                &job.plan.tap_stream_id,
+                options.metrics_interval,
+                options.progress.as_ref(),
+                job.plan.progress_estimate(),
+                job.pending,
+            )
+        })
+        .collect();
     let workers = options.parallelism.clamp(1, tasks.len().max(1));
     info!(
         streams = jobs.len(),
@@ -145,10 +159,18 @@ pub(super) fn sync_parallel<W: Write>(
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let outlet = channel.outlet();
-                let (queue, snapshot_id) = (&queue, snapshot_id.as_deref());
+                let (queue, snapshot_id, counters) = (&queue, snapshot_id.as_deref(), &counters);
                 scope.spawn(move || {
                     let run = std::panic::AssertUnwindSafe(|| {
-                        work(connector, queue, plans, options, snapshot_id, &outlet);
+                        work(
+                            connector,
+                            queue,
+                            plans,
+                            counters,
+                            options,
+                            snapshot_id,
+                            &outlet,
+                        );
                     });
                     if std::panic::catch_unwind(run).is_err() {
                         // Stop the others and the writer at once.
@@ -434,7 +456,6 @@ fn plan_job<'p>(
         slice: Slice::All,
         start,
         version,
-        estimate: plan.row_estimate,
         shared: false,
     };
     if plan.method == ReplicationMethod::Incremental {
@@ -469,7 +490,6 @@ fn plan_job<'p>(
                     slice: Slice::Keys { lo: from, hi: to },
                     start: Position::default(),
                     version: Some(version),
-                    estimate: None,
                     shared: true,
                 });
             }
@@ -519,7 +539,6 @@ fn plan_job<'p>(
                 slice: Slice::Keys { lo, hi },
                 start: Position::default(),
                 version: Some(version),
-                estimate: None,
                 shared: true,
             });
         }
@@ -535,7 +554,6 @@ fn plan_job<'p>(
                 slice: Slice::Blocks { from, to },
                 start: Position::default(),
                 version: Some(version),
-                estimate: None,
                 shared: true,
             });
         }
@@ -617,6 +635,7 @@ fn work(
     connector: &Connector,
     queue: &Mutex<VecDeque<(usize, Task)>>,
     plans: &[StreamPlan],
+    counters: &[Arc<StreamCounter>],
     options: &SyncOptions,
     snapshot: Option<&str>,
     outlet: &Outlet,
@@ -629,15 +648,20 @@ fn work(
         let Some((id, task)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
             return;
         };
-        let Some(plan) = plans.get(task.job) else {
+        let (Some(plan), Some(counter)) = (plans.get(task.job), counters.get(task.job)) else {
             return;
         };
+        let counter = RecordCounter::shared(Arc::clone(counter));
         let result = match &mut session {
-            Some(session) => run_task(session, plan, id, &task, options, snapshot, outlet),
+            Some(session) => run_task(
+                session, plan, id, &task, &counter, options, snapshot, outlet,
+            ),
             None => match Session::connect(connector, options.retry_policy()) {
                 Ok(opened) => {
                     let session = session.insert(opened);
-                    run_task(session, plan, id, &task, options, snapshot, outlet)
+                    run_task(
+                        session, plan, id, &task, &counter, options, snapshot, outlet,
+                    )
                 }
                 Err(error) => Err(error),
             },
@@ -654,23 +678,21 @@ fn work(
 }
 
 /// Reads one task, sending its lines, checkpoints and end to the writer.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one worker's call site; a struct would only rename them"
+)]
 fn run_task(
     session: &mut Session<'_>,
     plan: &StreamPlan,
     id: usize,
     task: &Task,
+    counter: &RecordCounter,
     options: &SyncOptions,
     snapshot: Option<&str>,
     outlet: &Outlet,
 ) -> Result<()> {
     let mut out = outlet.writer();
-    let counter = RecordCounter::new(&plan.tap_stream_id, options.metrics_interval).with_progress(
-        options
-            .progress
-            .as_ref()
-            .filter(|_| task.slice == Slice::All),
-        task.estimate,
-    );
     let mut position = task.start.clone();
     let mut stats = EncodeStats::default();
     let mut budget = RetryBudget::new();
@@ -705,7 +727,7 @@ fn run_task(
             &spec,
             options,
             &mut stats,
-            &counter,
+            counter,
             &mut out,
             &mut |position, out, due| {
                 if due && !position.last_key.is_empty() {

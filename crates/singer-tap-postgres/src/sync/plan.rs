@@ -246,6 +246,15 @@ impl StreamPlan {
         )
     }
 
+    /// The rows a read of the stream is expected to send, for live
+    /// progress: the table's row estimate for a FULL_TABLE copy; unknown
+    /// for an INCREMENTAL read (only the rows past its bookmark).
+    pub(super) fn progress_estimate(&self) -> Option<u64> {
+        (self.method == ReplicationMethod::FullTable)
+            .then_some(self.row_estimate)
+            .flatten()
+    }
+
     /// The index of the primary key when it is one integer column: a key
     /// that splits into ranges.
     pub(super) fn integer_key(&self) -> Option<usize> {

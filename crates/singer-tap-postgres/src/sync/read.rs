@@ -111,7 +111,7 @@ impl StreamPlan {
 
         let mut stats = EncodeStats::default();
         let counter = RecordCounter::new(&self.tap_stream_id, options.metrics_interval)
-            .with_progress(options.progress.as_ref(), self.row_estimate);
+            .with_progress(options.progress.as_ref(), self.progress_estimate());
         let mut budget = RetryBudget::new();
         let mut first_attempt = true;
         session.with_retry(
