@@ -87,6 +87,13 @@ impl StreamCounter {
         })
     }
 
+    /// One more reader of the stream: its own count, adding to this one
+    /// (the stream's last METRIC line waits for it too).
+    pub(crate) fn join(self: &Arc<Self>) -> RecordCounter {
+        self.readers.fetch_add(1, Ordering::AcqRel);
+        RecordCounter::shared(Arc::clone(self))
+    }
+
     /// Adds `records`; logs a METRIC line when the interval has passed
     /// (whichever reader gets there first; the others go on).
     fn add(&self, records: u64) {
@@ -182,6 +189,11 @@ impl RecordCounter {
             estimate,
             readers,
         ))
+    }
+
+    /// The stream's counter, for more readers ([`StreamCounter::join`]).
+    pub(crate) fn stream_counter(&self) -> Arc<StreamCounter> {
+        Arc::clone(&self.shared)
     }
 
     /// Counts one record.

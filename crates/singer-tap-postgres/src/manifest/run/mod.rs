@@ -4,6 +4,7 @@
 //! the shared session and record loop, and STATE follows what was written.
 
 mod actions;
+mod concurrent;
 mod describe;
 mod ranges;
 
@@ -92,6 +93,13 @@ pub fn sync_manifest<W: Write>(
     } else {
         None
     };
+    let workers = options.sync.parallelism.min(plans.len());
+    if workers > 1 {
+        drop(session);
+        let summaries =
+            concurrent::sync_tables(connector, &plans, &mut state, options, cap, workers, out)?;
+        return Ok(summaries);
+    }
     let mut summaries = Vec::new();
     let mut run = Run {
         options,

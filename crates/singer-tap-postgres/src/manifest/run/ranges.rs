@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use postgres::types::ToSql;
 use singer_protocol::Writer;
@@ -24,7 +24,7 @@ use crate::parallel::{
     Channel, Event, MAX_RANGES, Outlet, SharedSnapshot, begin_read, pieces_for, split_keys,
 };
 use crate::session::{RetryBudget, Session, Subject};
-use crate::stream::{RecordCounter, RecordLayout, stream_records, write_state};
+use crate::stream::{RecordCounter, RecordLayout, StreamCounter, stream_records, write_state};
 use crate::sync::SyncOptions;
 use crate::types::EncodeStats;
 
@@ -146,6 +146,7 @@ impl Run<'_> {
             described: &load.described,
             plan: load.plan,
             suffix: &load.suffix,
+            counter: None,
         };
         let mut reader = RangeReader {
             counter: &load.counter,
@@ -212,6 +213,7 @@ impl Run<'_> {
             described: &load.described,
             plan: load.plan,
             suffix: &load.suffix,
+            counter: Some(load.counter.stream_counter()),
         };
         let snapshot_id = snapshot.id().to_owned();
         let mut total = Span::default();
@@ -378,7 +380,10 @@ fn copy_worker(
         let Some((task, range)) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
             return;
         };
-        let counter = RecordCounter::new(&source.plan.stream, sync.metrics_interval);
+        let counter = match &source.counter {
+            Some(table) => table.join(),
+            None => RecordCounter::new(&source.plan.stream, sync.metrics_interval),
+        };
         let mut stats = EncodeStats::default();
         let mut budget = RetryBudget::new();
         let mut out = outlet.writer();
@@ -439,6 +444,9 @@ pub(super) struct Source<'l, 'm> {
     described: &'l Described,
     plan: &'l TablePlan<'m>,
     suffix: &'l [u8],
+    /// The table's METRIC counter and progress line, which every range's
+    /// reader counts into (parallel copies).
+    counter: Option<Arc<StreamCounter>>,
 }
 
 /// What a ranged read calls after each record: its key and the output.
