@@ -145,6 +145,50 @@ impl Channel {
         }
     }
 
+    /// Runs `workers` threads of `work`, each with its own end of the
+    /// channel (a worker that panics stops the run as
+    /// [`Error::WorkerPanicked`]), while the calling thread, the writer,
+    /// handles their events with `writer` until every worker has gone.
+    /// `writer` returns the first error it met (it cancels the run at
+    /// once and goes on draining the channel); that error is the run's,
+    /// else a worker's panic.
+    ///
+    /// # Errors
+    ///
+    /// The writer's first error, or [`Error::WorkerPanicked`].
+    pub(crate) fn run<F, G>(self, workers: usize, work: F, writer: G) -> Result<()>
+    where
+        F: Fn(&Outlet) + Sync,
+        G: FnOnce(&WriterEnd) -> Option<Error>,
+    {
+        std::thread::scope(|scope| {
+            let work = &work;
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let outlet = self.outlet();
+                    scope.spawn(move || {
+                        let run = std::panic::AssertUnwindSafe(|| work(&outlet));
+                        if std::panic::catch_unwind(run).is_err() {
+                            // Stop the others and the writer at once.
+                            outlet.fail(Error::WorkerPanicked);
+                        }
+                    })
+                })
+                .collect();
+            let end = self.into_writer_end();
+            let failure = writer(&end);
+            let mut panicked = false;
+            for handle in handles {
+                panicked |= handle.join().is_err();
+            }
+            match failure {
+                Some(error) => Err(error),
+                None if panicked => Err(Error::WorkerPanicked),
+                None => Ok(()),
+            }
+        })
+    }
+
     /// The writer's end: the events, until every worker's end is dropped.
     /// Takes the channel's own sender away so that the loop ends.
     pub(crate) fn into_writer_end(self) -> WriterEnd {

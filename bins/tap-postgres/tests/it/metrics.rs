@@ -10,6 +10,33 @@ use crate::{Dir, stdout_lines};
 
 const ROWS: u64 = 6_000;
 
+/// Runs tap-postgres with `config` and `args` (default log level).
+fn run_tap(config: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
+        .args(["--config", config])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run tap-postgres")
+}
+
+/// Writes a catalog of the one stream `id` of a `--discover` run's output,
+/// selected FULL_TABLE; returns its path.
+fn full_table_catalog(dir: &Dir, discovered: &std::process::Output, id: &str) -> String {
+    assert!(
+        discovered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&discovered.stderr)
+    );
+    let mut catalog = stdout_lines(discovered).remove(0);
+    let streams = catalog["streams"].as_array_mut().expect("streams");
+    streams.retain(|s| s["tap_stream_id"] == id);
+    let stream = streams.first_mut().expect("the stream is discovered");
+    stream["metadata"][0]["metadata"]["selected"] = json!(true);
+    stream["replication_method"] = json!("FULL_TABLE");
+    dir.write("catalog.json", &catalog)
+}
+
 #[test]
 fn metric_lines_appear_during_a_stream_when_the_interval_is_short() {
     let cluster = singer_testkit::postgres().expect("a throwaway PostgreSQL (see singer-testkit)");
@@ -33,27 +60,8 @@ fn metric_lines_appear_during_a_stream_when_the_interval_is_short() {
         &json!({"host": cluster.host(), "port": cluster.port(), "user": cluster.user(),
                 "dbname": db, "sslmode": "disable", "metrics_interval_seconds": 1}),
     );
-    let tap = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
-            .args(["--config", &config])
-            .args(args)
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run tap-postgres")
-    };
-    let discovered = tap(&["--discover"]);
-    assert!(
-        discovered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&discovered.stderr)
-    );
-    let mut catalog = stdout_lines(&discovered).remove(0);
-    let streams = catalog["streams"].as_array_mut().expect("streams");
-    streams.retain(|s| s["tap_stream_id"] == "public-slow_events");
-    let stream = streams.first_mut().expect("the view is discovered");
-    stream["metadata"][0]["metadata"]["selected"] = json!(true);
-    stream["replication_method"] = json!("FULL_TABLE");
-    let catalog = dir.write("catalog.json", &catalog);
+    let tap = |args: &[&str]| run_tap(&config, args);
+    let catalog = full_table_catalog(&dir, &tap(&["--discover"]), "public-slow_events");
 
     let output = tap(&["--catalog", &catalog]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -124,23 +132,8 @@ fn a_split_copy_logs_its_metric_per_stream_not_per_range() {
                 "dbname": db, "sslmode": "disable", "parallelism": 2,
                 "max_rows_per_statement": 1000}),
     );
-    let tap = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_tap-postgres"))
-            .args(["--config", &config])
-            .args(args)
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run tap-postgres")
-    };
-    let discovered = tap(&["--discover"]);
-    assert!(discovered.status.success());
-    let mut catalog = stdout_lines(&discovered).remove(0);
-    let streams = catalog["streams"].as_array_mut().expect("streams");
-    streams.retain(|s| s["tap_stream_id"] == "public-events");
-    let stream = streams.first_mut().expect("the table is discovered");
-    stream["metadata"][0]["metadata"]["selected"] = json!(true);
-    stream["replication_method"] = json!("FULL_TABLE");
-    let catalog = dir.write("catalog.json", &catalog);
+    let tap = |args: &[&str]| run_tap(&config, args);
+    let catalog = full_table_catalog(&dir, &tap(&["--discover"]), "public-events");
 
     let output = tap(&["--catalog", &catalog]);
     let stderr = String::from_utf8_lossy(&output.stderr);

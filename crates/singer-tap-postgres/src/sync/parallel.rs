@@ -155,73 +155,55 @@ pub(super) fn sync_parallel<W: Write>(
             writer.finish(index, state, out)?;
         }
     }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let outlet = channel.outlet();
-                let (queue, snapshot_id, counters) = (&queue, snapshot_id.as_deref(), &counters);
-                scope.spawn(move || {
-                    let run = std::panic::AssertUnwindSafe(|| {
-                        work(
-                            connector,
-                            queue,
-                            plans,
-                            counters,
-                            options,
-                            snapshot_id,
-                            &outlet,
-                        );
-                    });
-                    if std::panic::catch_unwind(run).is_err() {
-                        // Stop the others and the writer at once.
-                        outlet.fail(Error::WorkerPanicked);
-                    }
-                })
-            })
-            .collect();
-        let end = channel.into_writer_end();
-        let mut failure: Option<Error> = None;
-        while let Some(event) = end.next() {
-            match event {
-                Event::Lines {
-                    lines,
-                    task,
-                    last_key,
-                } => {
-                    if failure.is_none() {
-                        match out.write_lines(&lines) {
-                            Ok(()) => writer.advance(task, last_key, state),
-                            Err(source) => {
-                                failure = Some(Error::Output { source });
-                                end.cancel();
+    channel.run(
+        workers,
+        |outlet| {
+            work(
+                connector,
+                &queue,
+                plans,
+                &counters,
+                options,
+                snapshot_id.as_deref(),
+                outlet,
+            );
+        },
+        |end| {
+            let mut failure: Option<Error> = None;
+            while let Some(event) = end.next() {
+                match event {
+                    Event::Lines {
+                        lines,
+                        task,
+                        last_key,
+                    } => {
+                        if failure.is_none() {
+                            match out.write_lines(&lines) {
+                                Ok(()) => writer.advance(task, last_key, state),
+                                Err(source) => {
+                                    failure = Some(Error::Output { source });
+                                    end.cancel();
+                                }
                             }
                         }
+                        end.recycle(lines);
                     }
-                    end.recycle(lines);
-                }
-                Event::Failed(error) if failure.is_none() => {
-                    failure = Some(error);
-                    end.cancel();
-                }
-                event if failure.is_none() => {
-                    if let Err(error) = writer.apply(event, state, out) {
+                    Event::Failed(error) if failure.is_none() => {
                         failure = Some(error);
                         end.cancel();
                     }
+                    event if failure.is_none() => {
+                        if let Err(error) = writer.apply(event, state, out) {
+                            failure = Some(error);
+                            end.cancel();
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
-        let mut panicked = false;
-        for handle in handles {
-            panicked |= handle.join().is_err();
-        }
-        match failure {
-            Some(error) => Err(error),
-            None if panicked => Err(Error::WorkerPanicked),
-            None => Ok(()),
-        }
-    })?;
+            failure
+        },
+    )?;
     if let Some(snapshot) = writer.snapshot.take() {
         snapshot.release();
     }

@@ -57,70 +57,53 @@ pub(super) fn sync_tables<W: Write>(
     let summaries: Mutex<Vec<Option<TableSummary>>> = Mutex::new(vec![None; plans.len()]);
     let mut finished = vec![false; plans.len()];
     let channel = Channel::new(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let outlet = channel.outlet();
-                let (queue, summaries, start) = (&queue, &summaries, &start);
-                scope.spawn(move || {
-                    let work = std::panic::AssertUnwindSafe(|| {
-                        worker(
-                            connector,
-                            table_options,
-                            cap,
-                            queue,
-                            start,
-                            summaries,
-                            &outlet,
-                        );
-                    });
-                    if std::panic::catch_unwind(work).is_err() {
-                        outlet.fail(Error::WorkerPanicked);
+    channel.run(
+        workers,
+        |outlet| {
+            worker(
+                connector,
+                table_options,
+                cap,
+                &queue,
+                &start,
+                &summaries,
+                outlet,
+            );
+        },
+        |end| {
+            let mut failure: Option<Error> = None;
+            while let Some(event) = end.next() {
+                if failure.is_some() {
+                    if let Event::Lines { lines, .. } = event {
+                        end.recycle(lines);
                     }
-                })
-            })
-            .collect();
-        let end = channel.into_writer_end();
-        let mut failure: Option<Error> = None;
-        while let Some(event) = end.next() {
-            if failure.is_some() {
-                if let Event::Lines { lines, .. } = event {
-                    end.recycle(lines);
+                    continue;
                 }
-                continue;
-            }
-            let step = match event {
-                Event::Lines { lines, task, .. } => {
-                    let written = plans.get(task).map_or(Ok(()), |plan| {
-                        write_table_lines(&lines, &plan.stream, plans, &finished, state, out)
-                    });
-                    end.recycle(lines);
-                    written
-                }
-                Event::Finished { task, .. } => {
-                    if let Some(done) = finished.get_mut(task) {
-                        *done = true;
+                let step = match event {
+                    Event::Lines { lines, task, .. } => {
+                        let written = plans.get(task).map_or(Ok(()), |plan| {
+                            write_table_lines(&lines, &plan.stream, plans, &finished, state, out)
+                        });
+                        end.recycle(lines);
+                        written
                     }
-                    Ok(())
+                    Event::Finished { task, .. } => {
+                        if let Some(done) = finished.get_mut(task) {
+                            *done = true;
+                        }
+                        Ok(())
+                    }
+                    Event::Failed(error) => Err(error),
+                    Event::Checkpoint { .. } | Event::NewVersion { .. } => Ok(()),
+                };
+                if let Err(error) = step {
+                    failure = Some(error);
+                    end.cancel();
                 }
-                Event::Failed(error) => Err(error),
-                Event::Checkpoint { .. } | Event::NewVersion { .. } => Ok(()),
-            };
-            if let Err(error) = step {
-                failure = Some(error);
-                end.cancel();
             }
-        }
-        let mut panicked = false;
-        for handle in handles {
-            panicked |= handle.join().is_err();
-        }
-        match failure {
-            Some(error) => Err(error),
-            None if panicked => Err(Error::WorkerPanicked),
-            None => Ok(()),
-        }
-    })?;
+            failure
+        },
+    )?;
     state.set_currently_syncing(None);
     write_state(out, state)?;
     Ok(summaries

@@ -219,103 +219,91 @@ impl Run<'_> {
         let mut total = Span::default();
         let mut stats = EncodeStats::default();
         let mut retries = 0;
-        let result = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    let outlet = channel.outlet();
-                    let (queue, source, snapshot_id) = (&queue, &source, snapshot_id.as_str());
-                    scope.spawn(move || {
-                        copy_worker(
-                            connector,
-                            sync,
-                            queue,
-                            source,
-                            version,
-                            snapshot_id,
-                            &outlet,
-                        );
-                    })
-                })
-                .collect();
-            let end = channel.into_writer_end();
-            let mut failure: Option<Error> = None;
-            while let Some(event) = end.next() {
-                // Where a range's read has got to, once its lines are written.
-                let mut advance = |task: usize, last_key: &[Vec<u8>], state: &mut State| {
-                    let last = last_key
-                        .first()
-                        .and_then(|raw| std::str::from_utf8(raw).ok())
-                        .and_then(|text| text.parse::<i64>().ok());
-                    if let (Some(last), Some(range)) = (last, pending.get_mut(&task)) {
-                        match last.checked_add(1) {
-                            Some(next) if next <= range.1 => range.0 = next,
-                            _ => {
-                                pending.remove(&task);
+        let result = channel.run(
+            workers,
+            |outlet| {
+                copy_worker(
+                    connector,
+                    sync,
+                    &queue,
+                    &source,
+                    version,
+                    &snapshot_id,
+                    outlet,
+                );
+            },
+            |end| {
+                let mut failure: Option<Error> = None;
+                while let Some(event) = end.next() {
+                    // Where a range's read has got to, once its lines are written.
+                    let mut advance = |task: usize, last_key: &[Vec<u8>], state: &mut State| {
+                        let last = last_key
+                            .first()
+                            .and_then(|raw| std::str::from_utf8(raw).ok())
+                            .and_then(|text| text.parse::<i64>().ok());
+                        if let (Some(last), Some(range)) = (last, pending.get_mut(&task)) {
+                            match last.checked_add(1) {
+                                Some(next) if next <= range.1 => range.0 = next,
+                                _ => {
+                                    pending.remove(&task);
+                                }
                             }
                         }
-                    }
-                    ManifestBookmark::set_pending_ranges(
-                        state.bookmark_mut(&stream),
-                        pending.values(),
-                    );
-                };
-                let step = match event {
-                    Event::Lines {
-                        lines,
-                        task,
-                        last_key,
-                    } => {
-                        let written = if failure.is_none() {
-                            out.write_lines(&lines)
-                                .map_err(|source| Error::Output { source })
-                                .map(|()| advance(task, &last_key, state))
-                        } else {
-                            Ok(())
-                        };
-                        end.recycle(lines);
-                        written
-                    }
-                    Event::Failed(error) => Err(error),
-                    _ if failure.is_some() => Ok(()),
-                    Event::Checkpoint { task, last_key } => {
-                        advance(task, &last_key, state);
-                        write_state(out, state)
-                    }
-                    Event::Finished {
-                        task,
-                        records,
-                        retries: used,
-                        stats: part,
-                    } => {
-                        total.records += records;
-                        retries += used;
-                        stats.merge(&part);
-                        pending.remove(&task);
                         ManifestBookmark::set_pending_ranges(
                             state.bookmark_mut(&stream),
                             pending.values(),
                         );
-                        write_state(out, state)
+                    };
+                    let step = match event {
+                        Event::Lines {
+                            lines,
+                            task,
+                            last_key,
+                        } => {
+                            let written = if failure.is_none() {
+                                out.write_lines(&lines)
+                                    .map_err(|source| Error::Output { source })
+                                    .map(|()| advance(task, &last_key, state))
+                            } else {
+                                Ok(())
+                            };
+                            end.recycle(lines);
+                            written
+                        }
+                        Event::Failed(error) => Err(error),
+                        _ if failure.is_some() => Ok(()),
+                        Event::Checkpoint { task, last_key } => {
+                            advance(task, &last_key, state);
+                            write_state(out, state)
+                        }
+                        Event::Finished {
+                            task,
+                            records,
+                            retries: used,
+                            stats: part,
+                        } => {
+                            total.records += records;
+                            retries += used;
+                            stats.merge(&part);
+                            pending.remove(&task);
+                            ManifestBookmark::set_pending_ranges(
+                                state.bookmark_mut(&stream),
+                                pending.values(),
+                            );
+                            write_state(out, state)
+                        }
+                        Event::NewVersion { .. } => Ok(()),
+                    };
+                    if let Err(error) = step
+                        && failure.is_none()
+                    {
+                        failure = Some(error);
+                        end.cancel();
                     }
-                    Event::NewVersion { .. } => Ok(()),
-                };
-                if let Err(error) = step
-                    && failure.is_none()
-                {
-                    failure = Some(error);
-                    end.cancel();
                 }
-            }
-            let mut panicked = false;
-            for handle in handles {
-                panicked |= handle.join().is_err();
-            }
-            match failure {
-                Some(error) => Err(error),
-                None if panicked => Err(Error::WorkerPanicked),
-                None => Ok(()),
-            }
-        });
+                failure
+            },
+        );
         snapshot.release();
         load.stats.merge(&stats);
         load.budget.retries += retries;
