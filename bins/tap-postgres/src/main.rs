@@ -61,8 +61,9 @@ Manifest mode (GitLab postgres_pipeline manifests, unchanged):
                          `YYYY-MM-DD[ HH:MM:SS]` in UTC.
   --stream-naming N      upstream (UPPER(import_db_export_table), default), export-table or key.
   --step N               Ids per key range (default 5000000).
-  --parallel N           N connections read full copies and backfills in key ranges inside one
-                         shared snapshot (the `parallelism` setting; also in catalog mode).
+  --parallel N           Up to N tables load at once, one connection each; a run of one table
+                         (--table) reads its full copy or backfill in key ranges with N connections
+                         inside one shared snapshot (the `parallelism` setting; also in catalog mode).
   --max-replica-lag-hours N  Fail early when the source's last replayed transaction is older than N hours.
   --cap-end-at-replay    Cap incremental END at the replica's pg_last_xact_replay_timestamp().
   --internal-projects FILE, --internal-namespaces FILE

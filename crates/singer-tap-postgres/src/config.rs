@@ -143,10 +143,11 @@ singer_protocol::settings! {
         )
         .default_value("60"),
         parallelism: singer_protocol::AtLeastOne = Integer(
-            "PostgreSQL connections reading at once: selected streams sync concurrently, and FULL_TABLE \
-             streams (manifest mode: full copies and backfills) of at least parallel_min_rows rows are \
-             split into key or block ranges read inside one shared snapshot (plus one idle connection \
-             holding that snapshot). 1: one stream after the other. Manifest mode: --parallel N."
+            "PostgreSQL connections reading at once: selected streams (manifest mode: tables) sync \
+             concurrently, and FULL_TABLE streams of at least parallel_min_rows rows (manifest mode: the \
+             full copy or backfill of a one-table run) are split into key or block ranges read inside one \
+             shared snapshot (plus one idle connection holding that snapshot). 1: one stream after the \
+             other. Manifest mode: --parallel N."
         )
         .default_value("1"),
         parallel_min_rows: u64 = Integer(
