@@ -55,23 +55,12 @@ impl TerminalProgress {
         if let Some(bar) = bars.get(stream) {
             return Some(bar.clone());
         }
-        let (bar, template) = match estimate {
-            Some(rows) => (
-                ProgressBar::new(rows),
-                "{prefix} {bar:30} {human_pos}/~{human_len} rows, {rate}, {percent}%, ETA {eta}",
-            ),
-            None => (
-                ProgressBar::no_length(),
-                "{prefix} {human_pos} rows, {rate}",
-            ),
+        let bar = match estimate {
+            Some(rows) => ProgressBar::new(rows),
+            None => ProgressBar::no_length(),
         };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> ").with_key(
-                "rate",
-                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = w.write_str(&rate(state.pos(), state.elapsed()));
-                },
-            ));
+        if let Some(style) = live_style(estimate.is_some()) {
+            bar.set_style(style);
         }
         bar.set_prefix(stream.to_owned());
         let bar = self.multi.add(bar);
@@ -80,9 +69,34 @@ impl TerminalProgress {
     }
 }
 
+/// The style of a stream's line while it moves: with a bar, percent and
+/// ETA when the row estimate is known.
+fn live_style(estimated: bool) -> Option<ProgressStyle> {
+    let template = if estimated {
+        "{prefix} {bar:30} {human_pos}/~{human_len} rows, {rate}, {percent}%, ETA {eta}"
+    } else {
+        "{prefix} {human_pos} rows, {rate}"
+    };
+    let style = ProgressStyle::with_template(template).ok()?;
+    Some(style.progress_chars("=> ").with_key(
+        "rate",
+        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate(state.pos(), state.elapsed()));
+        },
+    ))
+}
+
 impl ProgressSink for TerminalProgress {
     fn update(&self, stream: &str, records: u64, estimate: Option<u64>) {
         if let Some(bar) = self.bar(stream, estimate) {
+            if bar.is_finished() {
+                // A stream read again (LOG_BASED reads the change stream
+                // in rounds): the line moves again.
+                if let Some(style) = live_style(bar.length().is_some()) {
+                    bar.set_style(style);
+                }
+                bar.reset();
+            }
             // An estimate is only an estimate: never show more than 100%.
             if bar.length().is_some_and(|len| records > len) {
                 bar.set_length(records);

@@ -164,6 +164,13 @@ pub enum Error {
     /// failed, or the output closed); the run reports that first cause.
     #[error("stopped because the run is ending")]
     Cancelled,
+    /// A table's STATE line, as its parallel load wrote it, did not decode
+    /// (a bug: the run stops rather than lose that table's bookmark).
+    #[error("the STATE of table stream {stream:?} written by its parallel load does not decode")]
+    TableState {
+        /// The table's stream.
+        stream: String,
+    },
     /// A parallel worker thread panicked (a bug; the run stops, and the
     /// last STATE written covers only what was written before it).
     #[error("a parallel worker stopped unexpectedly")]

@@ -243,7 +243,7 @@ impl Outlet {
         Writer::new(self.buffer())
     }
 
-    fn buffer(&self) -> Vec<u8> {
+    pub(crate) fn buffer(&self) -> Vec<u8> {
         self.pool
             .lock()
             .ok()

@@ -98,10 +98,12 @@ impl StreamCounter {
     /// (whichever reader gets there first; the others go on).
     fn add(&self, records: u64) {
         self.unlogged.fetch_add(records, Ordering::Relaxed);
-        let total = self.total.fetch_add(records, Ordering::Relaxed) + records;
+        self.total.fetch_add(records, Ordering::Relaxed);
         let Ok(mut clock) = self.clock.try_lock() else {
             return;
         };
+        // Read under the lock: updates never go backwards.
+        let total = self.total.load(Ordering::Relaxed);
         if clock.0.elapsed() >= self.interval {
             clock.0 = Instant::now();
             self.log(self.unlogged.swap(0, Ordering::Relaxed));

@@ -360,14 +360,39 @@ impl SnowflakeConfig {
 ///     "singer DB.RAW.* r1"
 /// );
 /// assert_eq!(expand_query_tag("nightly", "r1", "DB", None), "nightly");
+/// // Values are not expanded again; unknown `{{...}}` stays.
+/// assert_eq!(
+///     expand_query_tag("{{database}} {{other}}", "r1", "{{schema}}", Some("RAW")),
+///     "{{schema}} {{other}}"
+/// );
 /// ```
 #[must_use]
 pub fn expand_query_tag(template: &str, run: &str, database: &str, schema: Option<&str>) -> String {
-    template
-        .replace("{{run_id}}", run)
-        .replace("{{database}}", database)
-        .replace("{{schema}}", schema.unwrap_or_default())
-        .replace("{{table}}", "*")
+    let tokens = [
+        ("{{run_id}}", run),
+        ("{{database}}", database),
+        ("{{schema}}", schema.unwrap_or_default()),
+        ("{{table}}", "*"),
+    ];
+    // One pass: a value that holds a token stays as it is.
+    let mut tag = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(at) = rest.find("{{") {
+        let (before, from) = rest.split_at(at);
+        tag.push_str(before);
+        match tokens.iter().find(|(token, _)| from.starts_with(token)) {
+            Some((token, value)) => {
+                tag.push_str(value);
+                rest = from.get(token.len()..).unwrap_or_default();
+            }
+            None => {
+                tag.push_str("{{");
+                rest = from.get(2..).unwrap_or_default();
+            }
+        }
+    }
+    tag.push_str(rest);
+    tag
 }
 
 #[cfg(test)]

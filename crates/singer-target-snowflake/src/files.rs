@@ -108,6 +108,8 @@ enum Piece {
     /// Every file so far goes to the upload thread, which answers here
     /// once they are on the stage.
     Flush(SyncSender<Result<Uploaded>>),
+    /// The current file is dropped (its batch failed while encoding).
+    Discard,
 }
 
 /// Encodes batches into files and hands them to the upload thread.
@@ -127,6 +129,9 @@ pub(crate) struct FileStager {
     /// Rows being encoded, handed to the compressing thread every
     /// [`PIECE_BYTES`].
     text: String,
+    /// Time the current batch's encoder spent waiting for the compressing
+    /// thread.
+    blocked: Duration,
     created: HashSet<String>,
     cleaned: HashSet<String>,
     /// Encoding counters (the upload thread keeps the upload ones), in
@@ -248,6 +253,7 @@ impl FileStager {
             }),
             worker: None,
             text: String::new(),
+            blocked: Duration::ZERO,
             created: HashSet::new(),
             cleaned: HashSet::new(),
             encode: FileStats::default(),
@@ -347,46 +353,65 @@ impl FileStager {
         let mut rows_in_file = 0_u64;
         // Uncompressed bytes of the current file.
         let mut file_bytes = 0_usize;
+        self.blocked = Duration::ZERO;
         let mut rows = batch.rows().enumerate().peekable();
-        while let Some((index, batch_row)) = rows.next() {
-            encode_row(
-                &mut text,
-                request.stream,
-                &batch_row,
-                index + 1,
-                request.plans,
-                self.options,
-                &mut counts,
-            )?;
-            // `{...}` -> `{...,"cK":"<constant>","r":N}`: the batch's
-            // constant columns (its table version) and the row's sequence
-            // number.
-            text.pop();
-            if !text.ends_with('{') {
-                text.push(',');
+        let encoded = (|| -> Result<()> {
+            while let Some((index, batch_row)) = rows.next() {
+                encode_row(
+                    &mut text,
+                    request.stream,
+                    &batch_row,
+                    index + 1,
+                    request.plans,
+                    self.options,
+                    &mut counts,
+                )?;
+                // `{...}` -> `{...,"cK":"<constant>","r":N}`: the batch's
+                // constant columns (its table version) and the row's sequence
+                // number.
+                text.pop();
+                if !text.ends_with('{') {
+                    text.push(',');
+                }
+                text.push_str(&constants);
+                let number = request.base + u64::try_from(index).unwrap_or(u64::MAX);
+                text.push_str("\"r\":");
+                text.push_str(itoa::Buffer::new().format(number));
+                text.push_str("}\n");
+                rows_in_file += 1;
+                let file_done = file_bytes + text.len() >= FILE_MAX_BYTES || rows.peek().is_none();
+                if text.len() >= PIECE_BYTES || file_done {
+                    file_bytes += text.len();
+                    self.send_rows(&mut text)?;
+                }
+                if file_done {
+                    out.files.push(self.end_file(
+                        stage,
+                        table_dir,
+                        request.stream,
+                        rows_in_file,
+                    )?);
+                    rows_in_file = 0;
+                    file_bytes = 0;
+                }
             }
-            text.push_str(&constants);
-            let number = request.base + u64::try_from(index).unwrap_or(u64::MAX);
-            text.push_str("\"r\":");
-            text.push_str(itoa::Buffer::new().format(number));
-            text.push_str("}\n");
-            rows_in_file += 1;
-            let file_done = file_bytes + text.len() >= FILE_MAX_BYTES || rows.peek().is_none();
-            if text.len() >= PIECE_BYTES || file_done {
-                file_bytes += text.len();
-                self.send_rows(&mut text)?;
+            Ok(())
+        })();
+        if let Err(error) = encoded {
+            // The file under way stops here: its pieces must not open the
+            // next batch's file.
+            if let Some(worker) = &self.worker {
+                let _ = worker.pieces.send(Piece::Discard);
             }
-            if file_done {
-                out.files
-                    .push(self.end_file(stage, table_dir, request.stream, rows_in_file)?);
-                rows_in_file = 0;
-                file_bytes = 0;
-            }
+            self.text = text;
+            return Err(error);
         }
         self.text = text;
         out.rows = out.files.iter().map(|f| f.rows).sum();
         out.nulled = counts.nulled;
-        let seconds = started.elapsed().as_secs_f64();
+        // The encoder's own time: waiting for the compressing thread is
+        // that thread's time, counted by it.
+        let seconds = started.elapsed().saturating_sub(self.blocked).as_secs_f64();
         self.encode.encode_seconds += seconds;
         *self
             .encode_by_stream
@@ -405,10 +430,10 @@ impl FileStager {
         let mut spare = worker.spare.try_recv().unwrap_or_default();
         spare.clear();
         let rows = std::mem::replace(text, String::from_utf8(spare).unwrap_or_default());
-        worker
-            .pieces
-            .send(Piece::Rows(rows.into_bytes()))
-            .map_err(|_| thread_gone())
+        let waiting = Instant::now();
+        let sent = worker.pieces.send(Piece::Rows(rows.into_bytes()));
+        self.blocked += waiting.elapsed();
+        sent.map_err(|_| thread_gone())
     }
 
     /// Ends the current file (its rows were sent): it is compressed and
@@ -428,10 +453,10 @@ impl FileStager {
             rows,
             stream: stream.to_owned(),
         };
-        self.worker()?
-            .pieces
-            .send(Piece::End(file.clone()))
-            .map_err(|_| thread_gone())?;
+        let waiting = Instant::now();
+        let sent = self.worker()?.pieces.send(Piece::End(file.clone()));
+        self.blocked += waiting.elapsed();
+        sent.map_err(|_| thread_gone())?;
         Ok(file)
     }
 
@@ -547,6 +572,10 @@ fn compress(pieces: &Receiver<Piece>, jobs: &SyncSender<Job>, give_back: &SyncSe
                 if jobs.send(Job::Flush(reply)).is_err() {
                     return;
                 }
+            }
+            Piece::Discard => {
+                gz = new_file();
+                seconds = 0.0;
             }
         }
     }

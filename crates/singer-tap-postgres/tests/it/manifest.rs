@@ -922,7 +922,7 @@ fn stream_rows(messages: &[Message]) -> std::collections::BTreeMap<String, Vec<S
 
 #[test]
 fn parallel_tables_load_at_once_with_the_rows_and_bookmarks_of_a_run_one_at_a_time() {
-    let db = db("mf_tables_parallel");
+    let mut db = db("mf_tables_parallel");
     let manifest = manifest();
     let mut one = options(LoadType::Full, &[], "2024-06-03T00:00:00Z");
     one.step = 500;
@@ -944,12 +944,19 @@ fn parallel_tables_load_at_once_with_the_rows_and_bookmarks_of_a_run_one_at_a_ti
     assert!(expected.len() >= 3, "several tables: {:?}", expected.keys());
     assert_eq!(stream_rows(&parallel), expected, "the same rows per stream");
 
-    // Two big tables are read side by side: their records interleave.
+    // Two tables that each take a second are read side by side: their
+    // records interleave (each sends its lines at every STATE).
+    db.client
+        .batch_execute(
+            "CREATE FUNCTION slowly(i bigint) RETURNS bigint VOLATILE LANGUAGE sql AS
+               $$ SELECT CASE WHEN i % 100 = 0 THEN (SELECT i FROM pg_sleep(0.05)) ELSE i END $$;",
+        )
+        .expect("slow function");
     let two = Manifest::parse(
         "tables:\n  issues_a:\n    import_db: GITLAB_DB\n    export_table: issues_a\n    \
-         export_table_primary_key: id\n    import_query: SELECT id, project_id FROM issues\n  \
+         export_table_primary_key: id\n    import_query: SELECT slowly(id) AS id, project_id FROM issues\n  \
          issues_b:\n    import_db: GITLAB_DB\n    export_table: issues_b\n    \
-         export_table_primary_key: id\n    import_query: SELECT id, iid FROM issues\n",
+         export_table_primary_key: id\n    import_query: SELECT slowly(id) AS id, iid FROM issues\n",
     )
     .expect("valid");
     let both = run(&db, &two, State::new(), &many);
@@ -962,7 +969,7 @@ fn parallel_tables_load_at_once_with_the_rows_and_bookmarks_of_a_run_one_at_a_ti
         .collect();
     assert_eq!(order.len(), 2 * ISSUES as usize);
     let switches = order.windows(2).filter(|w| w[0] != w[1]).count();
-    assert!(switches > 2, "streams interleave ({switches} switches)");
+    assert!(switches > 3, "streams interleave ({switches} switches)");
 
     // The final state holds every table's bookmark, as one at a time does
     // (the run's own timestamps aside).

@@ -134,7 +134,7 @@ fn write_table_lines<W: Write>(
         if line.starts_with(STATE_PREFIX) {
             out.write_lines(pass).map_err(output)?;
             pass = &[];
-            take_bookmark(line, stream, state);
+            take_bookmark(line, stream, state)?;
             let current = plans
                 .iter()
                 .zip(finished)
@@ -156,20 +156,22 @@ fn write_table_lines<W: Write>(
 
 /// Sets the run's bookmark of `stream` to the one in `line`, a table's
 /// STATE message (as its load saw the state).
-fn take_bookmark(line: &[u8], stream: &str, state: &mut State) {
+fn take_bookmark(line: &[u8], stream: &str, state: &mut State) -> Result<()> {
     let table_state = serde_json::from_slice::<serde_json::Value>(line)
         .ok()
-        .and_then(|message| State::from_value(message.get("value")?.clone()).ok());
-    if let Some(table_state) = table_state {
-        match table_state.bookmarks.get(stream) {
-            Some(bookmark) => {
-                state.bookmarks.insert(stream.to_owned(), bookmark.clone());
-            }
-            None => {
-                state.bookmarks.remove(stream);
-            }
+        .and_then(|message| State::from_value(message.get("value")?.clone()).ok())
+        .ok_or_else(|| Error::TableState {
+            stream: stream.to_owned(),
+        })?;
+    match table_state.bookmarks.get(stream) {
+        Some(bookmark) => {
+            state.bookmarks.insert(stream.to_owned(), bookmark.clone());
+        }
+        None => {
+            state.bookmarks.remove(stream);
         }
     }
+    Ok(())
 }
 
 /// One worker: takes tables from the queue until it is empty or the run
@@ -201,7 +203,7 @@ fn worker(
         let mut out = Writer::new(Sink {
             outlet,
             task: index,
-            buffer: Vec::with_capacity(CHUNK_BYTES + 64 * 1024),
+            buffer: outlet.buffer(),
         });
         let loaded = run.table(plan, &mut state, &mut out).and_then(|summary| {
             out.flush()
@@ -245,8 +247,11 @@ impl Sink<'_> {
         let Some(last) = memchr::memrchr(b'\n', &self.buffer) else {
             return Ok(());
         };
-        let rest = self.buffer.split_off(last + 1);
-        let lines = std::mem::replace(&mut self.buffer, rest);
+        // The lines go; a partial message's start moves to a pooled buffer.
+        let mut next = self.outlet.buffer();
+        next.extend_from_slice(self.buffer.get(last + 1..).unwrap_or_default());
+        let mut lines = std::mem::replace(&mut self.buffer, next);
+        lines.truncate(last + 1);
         self.outlet
             .send(Event::Lines {
                 lines,
