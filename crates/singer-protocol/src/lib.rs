@@ -76,7 +76,7 @@ pub use message::{
 };
 pub use progress::{Progress, ProgressSink};
 pub use reader::{DEFAULT_MAX_LINE_BYTES, LineMessage, LineReader, Reader, line_text};
-pub use record_line::{PropertySpan, RecordLine, all_array_elements};
+pub use record_line::{PropertySpan, RecordLine, all_array_elements, all_object_members};
 pub use retry::{RetryAttempt, RetryPolicy, Retryable};
 pub use writer::{RecordFrame, Writer};
 

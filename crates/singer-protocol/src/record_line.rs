@@ -212,6 +212,45 @@ pub fn all_array_elements(text: &str, mut each: impl FnMut(&str) -> bool) -> boo
     elements().unwrap_or(false)
 }
 
+/// Whether `text` is one JSON object each of whose members `each` accepts
+/// (called with the name, which must have no escapes, and the value's
+/// raw text, in order; the first `false` ends the walk); `false` for text
+/// that is not a well-formed object, has a name with escapes, or nests
+/// deeper than this fast path reads.
+///
+/// ```
+/// let mut names = Vec::new();
+/// assert!(singer_protocol::all_object_members(r#"{"a": 1, "b": [2]}"#, |name, value| {
+///     names.push((name.to_owned(), value.to_owned()));
+///     true
+/// }));
+/// assert_eq!(names, [("a".into(), "1".into()), ("b".into(), "[2]".into())]);
+/// assert!(!singer_protocol::all_object_members(r#"{"a": 1,}"#, |_, _| true));
+/// assert!(!singer_protocol::all_object_members(r#"{"\u0061": 1}"#, |_, _| true));
+/// ```
+pub fn all_object_members<'t>(
+    text: &'t str,
+    mut each: impl FnMut(&'t str, &'t str) -> bool,
+) -> bool {
+    let mut scan = Scan {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut accepted = true;
+    let read = scan
+        .object(2, true, |name, value| {
+            if accepted {
+                accepted = match (text.get(name), text.get(value)) {
+                    (Some(name), Some(value)) => each(name, value),
+                    _ => false,
+                };
+            }
+        })
+        .is_some();
+    scan.space();
+    read && accepted && scan.at == text.len()
+}
+
 /// The envelope fields [`crate::Message::parse`] knows (each may appear
 /// once), numbered.
 fn envelope_field(name: &[u8]) -> Option<u8> {

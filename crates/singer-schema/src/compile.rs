@@ -306,6 +306,9 @@ struct Bound {
     limit: String,
     is_max: bool,
     exclusive: bool,
+    /// The limit as an integer, when it is one (most bounds are: a
+    /// column type's range), for [`NumberCheck::quick_pass`].
+    int_limit: Option<i128>,
 }
 
 impl Bound {
@@ -313,7 +316,11 @@ impl Bound {
         let Some(limit) = Decimal::parse(&self.limit) else {
             return false;
         };
-        let ord = value.cmp_value(&limit);
+        self.allows(value.cmp_value(&limit))
+    }
+
+    /// Whether a value that compares `ord` to the limit is within it.
+    const fn allows(&self, ord: std::cmp::Ordering) -> bool {
         match (self.is_max, self.exclusive) {
             (true, true) => ord.is_lt(),
             (true, false) => ord.is_le(),
@@ -338,6 +345,18 @@ impl Bound {
 pub(crate) struct NumberCheck {
     bounds: Vec<Bound>,
     multiple_of: Option<String>,
+    /// `k` when `multipleOf` is `10^k` (`1e-9`, `0.01`, `1`), for
+    /// [`NumberCheck::quick_pass`].
+    multiple_power: Option<i64>,
+}
+
+/// `text`'s value as an integer, if it is one that fits `i128`.
+fn integer_value(text: &str) -> Option<i128> {
+    let value = Decimal::parse(text)?;
+    if value.scale() != 0 {
+        return None;
+    }
+    value.to_plain(38)?.parse().ok()
 }
 
 impl NumberCheck {
@@ -349,6 +368,7 @@ impl NumberCheck {
             .map(|b| {
                 let limit = b.get(0)?.as_number()?.as_str().to_owned();
                 Some(Bound {
+                    int_limit: integer_value(&limit),
                     limit,
                     is_max: b.get(1)?.as_bool()?,
                     exclusive: b.get(2)?.as_bool()?,
@@ -359,10 +379,84 @@ impl NumberCheck {
             .get("multipleOf")
             .and_then(Value::as_number)
             .map(|n| n.as_str().to_owned());
+        let multiple_power = multiple_of
+            .as_deref()
+            .and_then(Decimal::parse)
+            .filter(|m| !m.is_negative())
+            .and_then(|m| m.abs_power_of_ten());
         Some(Self {
             bounds,
             multiple_of,
+            multiple_power,
         })
+    }
+
+    /// `Some(true)` when `text` passes, decided without [`Decimal`]: for a
+    /// plain number (`-?digits(.digits)?`, at most 38 integer digits)
+    /// against integer bounds and a power-of-ten `multipleOf` (what column
+    /// types and pipelinewise's numerics declare); `Some(false)` when it
+    /// fails there; `None` when the exact path must decide.
+    fn quick_pass(&self, text: &str) -> Option<bool> {
+        use std::cmp::Ordering;
+        let bytes = text.as_bytes();
+        let (negative, rest) = match bytes.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, bytes),
+        };
+        let int_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if int_len == 0 || int_len > 38 {
+            return None;
+        }
+        let (int_digits, rest) = rest.split_at_checked(int_len)?;
+        let fraction: &[u8] = match rest.split_first() {
+            None => &[],
+            Some((b'.', digits)) if !digits.is_empty() && digits.iter().all(u8::is_ascii_digit) => {
+                digits
+            }
+            _ => return None,
+        };
+        // 38 digits stay below i128::MAX (about 1.7e38).
+        let magnitude = int_digits
+            .iter()
+            .fold(0_i128, |acc, d| acc * 10 + i128::from(d - b'0'));
+        let whole = if negative { -magnitude } else { magnitude };
+        let fraction_digits =
+            fraction.len() - fraction.iter().rev().take_while(|d| **d == b'0').count();
+        for bound in &self.bounds {
+            let limit = bound.int_limit?;
+            // With a fraction the value lies strictly between two
+            // integers: `whole` and the next one away from zero.
+            let ord = if fraction_digits == 0 {
+                whole.cmp(&limit)
+            } else if negative {
+                if whole <= limit {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            } else if whole >= limit {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+            if !bound.allows(ord) {
+                return Some(false);
+            }
+        }
+        match (&self.multiple_of, self.multiple_power) {
+            (None, _) => Some(true),
+            (Some(_), None) => None,
+            // value = D·10^e with D free of trailing zeros: a multiple of
+            // 10^k exactly when it is zero or e >= k.
+            (Some(_), Some(k)) if fraction_digits > 0 => {
+                Some(i64::try_from(fraction_digits).is_ok_and(|digits| -digits >= k))
+            }
+            (Some(_), Some(k)) if k <= 0 => Some(true),
+            (Some(_), Some(k)) => {
+                let power = 10_i128.checked_pow(u32::try_from(k).ok()?)?;
+                Some(magnitude % power == 0)
+            }
+        }
     }
 
     /// `None` if `instance` passes, else what was expected.
@@ -375,6 +469,14 @@ impl NumberCheck {
 
     /// As [`NumberCheck::failure`], on a JSON number's text.
     pub(crate) fn failure_text(&self, text: &str) -> Option<String> {
+        if self.quick_pass(text) == Some(true) {
+            return None;
+        }
+        self.exact_failure_text(text)
+    }
+
+    /// [`NumberCheck::failure_text`] on the exact decimal path only.
+    fn exact_failure_text(&self, text: &str) -> Option<String> {
         let Some(value) = Decimal::parse(text) else {
             return Some("a finite number".to_owned());
         };
@@ -531,4 +633,98 @@ pub(crate) fn options(draft: Draft) -> jsonschema::ValidationOptions<'static> {
                 Ok(Box::new(check) as Box<dyn for<'i> Keyword<'i>>)
             },
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NumberCheck;
+
+    /// The quick path decides only where it is exact: wherever it answers,
+    /// the decimal path answers the same, over bounds and multiples of
+    /// every kind and values around them.
+    #[test]
+    fn the_quick_number_check_agrees_with_the_exact_one_and_covers_plain_numbers() {
+        let checks: Vec<serde_json::Value> = [
+            r#"{"bounds": [[-9223372036854775808, false, false], [9223372036854775807, true, false]], "multipleOf": null}"#,
+            r#"{"bounds": [[-1e29, false, true], [1e29, true, true]], "multipleOf": 1e-9}"#,
+            r#"{"bounds": [[0, false, true], [10, true, false]], "multipleOf": 0.01}"#,
+            r#"{"bounds": [[-5, false, false]], "multipleOf": 100}"#,
+            r#"{"bounds": [[2.5, true, false]], "multipleOf": 0.5}"#,
+            r#"{"bounds": [], "multipleOf": 1}"#,
+            r#"{"bounds": [[-1, false, true], [1, true, true]], "multipleOf": null}"#,
+        ]
+        .iter()
+        .map(|text| serde_json::from_str(text).expect("JSON"))
+        .collect();
+        let values = [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "0.5",
+            "-0.5",
+            "2.5",
+            "2.50",
+            "2.51",
+            "10",
+            "10.0",
+            "10.000001",
+            "-5",
+            "-5.0",
+            "-5.1",
+            "-4.9",
+            "100",
+            "-100",
+            "200",
+            "250",
+            "1.25",
+            "0.001",
+            "0.010",
+            "1.0000000001",
+            "1.000000001",
+            "99999999999999999999999999999",
+            "100000000000000000000000000000",
+            "-100000000000000000000000000000",
+            "-99999999999999999999999999999.5",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "12345678901234567890123456789012345678",
+            "123456789012345678901234567890123456789",
+            "1e5",
+            "1E-3",
+            "-0.999",
+            "0.999",
+            "1.5e1",
+            "00012",
+            "3.14159",
+            "-3.14159",
+            "7",
+            "0.25",
+            "0.75",
+        ];
+        for check in &checks {
+            let number = NumberCheck::from_value(check).expect("a number check");
+            for value in values {
+                let exact = number.exact_failure_text(value).is_none();
+                if let Some(quick) = number.quick_pass(value) {
+                    assert_eq!(quick, exact, "{value} against {check}");
+                }
+                assert_eq!(
+                    number.failure_text(value).is_none(),
+                    exact,
+                    "{value} against {check}"
+                );
+            }
+        }
+        // Plain numbers against integer bounds and powers of ten are
+        // decided quickly (the point of it).
+        let sdk = NumberCheck::from_value(&checks[1]).expect("check");
+        for value in ["0.589", "-12.5", "1", "0", "99999999999999999999999999999"] {
+            assert_eq!(sdk.quick_pass(value), Some(true), "{value}");
+        }
+        assert_eq!(sdk.quick_pass("1.0000000001"), Some(false));
+        assert_eq!(sdk.quick_pass("1e3"), None, "exponents take the exact path");
+    }
 }

@@ -24,9 +24,7 @@
 
 use crate::compile::{NumberCheck, number_keyword};
 use crate::{ValidationConfig, decimal_text_fits, format_text_matches};
-use std::collections::BTreeMap;
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Keywords that never change what a value may be.
@@ -93,19 +91,22 @@ impl ObjectCheck {
 
     /// Whether the object text `text` certainly passes.
     fn passes(&self, text: &str) -> bool {
-        // Keys with escapes cannot be borrowed: left to the validator.
-        let Ok(members) = serde_json::from_str::<BTreeMap<&str, &RawValue>>(text) else {
-            return false;
-        };
-        self.required
+        // Names with escapes, and a name given twice (the validator sees
+        // the last value only), are left to the validator.
+        let mut seen: Vec<&str> = Vec::with_capacity(self.properties.len());
+        singer_protocol::all_object_members(text, |name, value| {
+            if seen.contains(&name) {
+                return false;
+            }
+            seen.push(name);
+            match self.properties.iter().find(|(n, _)| n == name) {
+                Some((_, check)) => check.passes(value),
+                None => !self.closed,
+            }
+        }) && self
+            .required
             .iter()
-            .all(|name| members.contains_key(name.as_str()))
-            && members.iter().all(|(name, value)| {
-                match self.properties.iter().find(|(n, _)| n == name) {
-                    Some((_, check)) => check.passes(value.get()),
-                    None => !self.closed,
-                }
-            })
+            .all(|name| seen.contains(&name.as_str()))
     }
 }
 
@@ -391,7 +392,15 @@ impl Check {
                 if self.types & STRING == 0 {
                     return false;
                 }
-                if self.format.is_none() && self.decimal.is_none() && self.length.is_none() {
+                // Only a maximum length, met by the raw text's length: a
+                // character takes at least one byte, and escapes shorten.
+                let within_raw_length = self.length.is_none_or(|(min, max)| {
+                    min.is_none_or(|min| min == 0)
+                        && max.is_some_and(|max| {
+                            u64::try_from(text.len().saturating_sub(2)).is_ok_and(|n| n <= max)
+                        })
+                });
+                if self.format.is_none() && self.decimal.is_none() && within_raw_length {
                     return true;
                 }
                 let Ok(content) = singer_protocol::json_string_content(text) else {
@@ -537,12 +546,16 @@ mod tests {
             "{\"id\":1,\"extra\":true}",
             "{\"at\":null}",
             "{\"\\u0069d\":1}",
+            "{\"id\":1,\"id\":\"x\"}",
+            "{\"id\":\"x\",\"id\":1}",
+            "{ \"id\" : 2 , \"at\" : null }",
         ];
         let names: Vec<&str> = fast_names(&schema);
         let mut passed = 0;
         for (index, name) in names.iter().enumerate() {
             for text in values {
-                let raw: Box<RawValue> = serde_json::from_str(text).expect("json");
+                let raw: Box<serde_json::value::RawValue> =
+                    serde_json::from_str(text).expect("json");
                 let mut record = serde_json::Map::new();
                 record.insert("i".to_owned(), json!(1));
                 record.insert(
@@ -562,7 +575,7 @@ mod tests {
         // strings, multi-dimensional arrays.
         let index = |n: &str| names.iter().position(|x| *x == n).expect("property");
         let raw = |t: &'static str| -> &'static str {
-            let _: Box<RawValue> = serde_json::from_str(t).expect("json");
+            let _: Box<serde_json::value::RawValue> = serde_json::from_str(t).expect("json");
             t
         };
         assert!(fast.checks[index("f")].passes(raw("1.25")));
@@ -673,7 +686,7 @@ mod tests {
         let mut passed = 0;
         for _ in 0..4_000 {
             let text = nested(0, &mut next, &atoms);
-            let raw: Box<RawValue> = serde_json::from_str(&text).expect("json");
+            let raw: Box<serde_json::value::RawValue> = serde_json::from_str(&text).expect("json");
             for (index, name) in names.iter().enumerate() {
                 let mut record = serde_json::Map::new();
                 record.insert(
