@@ -1022,3 +1022,61 @@ fn parallel_tables_load_at_once_with_the_rows_and_bookmarks_of_a_run_one_at_a_ti
         }
     }
 }
+
+/// A table that fails while another loads stops the whole parallel run
+/// with the failing table's error, and the last STATE written covers only
+/// what was written before it: a rerun from it loads every row of the
+/// table that was fine.
+#[test]
+fn a_failing_table_stops_a_parallel_run_and_the_last_state_still_covers_what_was_written() {
+    let mut db = db("mf_tables_failing");
+    db.client
+        .batch_execute(
+            "CREATE FUNCTION slowly(i bigint) RETURNS bigint VOLATILE LANGUAGE sql AS
+               $$ SELECT CASE WHEN i % 100 = 0 THEN (SELECT i FROM pg_sleep(0.02)) ELSE i END $$;",
+        )
+        .expect("slow function");
+    let two = Manifest::parse(
+        "tables:\n  good:\n    import_db: GITLAB_DB\n    export_table: good\n    \
+         export_table_primary_key: id\n    import_query: SELECT slowly(id) AS id, iid FROM issues\n  \
+         bad:\n    import_db: GITLAB_DB\n    export_table: bad\n    \
+         export_table_primary_key: id\n    import_query: SELECT id, 1 / (id - 700) AS x FROM issues\n",
+    )
+    .expect("valid");
+    let mut opts = options(LoadType::Full, &[], "2024-06-03T00:00:00Z");
+    opts.step = 200;
+    opts.sync.parallelism = 2;
+    let mut out = Writer::new(Vec::new());
+    let error = sync_manifest(&db.connector, &two, State::new(), &opts, &mut out)
+        .expect_err("the bad table fails the run");
+    assert!(
+        chain(&error).contains("division by zero"),
+        "{}",
+        chain(&error)
+    );
+    let written = decode(&out.into_inner());
+    let last = written
+        .iter()
+        .rposition(|m| matches!(m, Message::State(_)))
+        .expect("a STATE before the failure");
+    // Resume from the last STATE, as a target that committed it would,
+    // with the bad table left out: the good table ends complete.
+    let state = last_state(&written[..=last]);
+    let mut only_good = opts.clone();
+    only_good.tables = vec!["good".to_owned()];
+    let resumed = run(
+        &db,
+        &two,
+        State::from_value(state).expect("state"),
+        &only_good,
+    );
+    let mut ids_seen = ids(&records(&written[..last], "GITLAB_DB_GOOD"));
+    ids_seen.extend(ids(&records(&resumed, "GITLAB_DB_GOOD")));
+    ids_seen.sort_unstable();
+    ids_seen.dedup();
+    assert_eq!(
+        ids_seen,
+        (1..=i64::from(ISSUES)).collect::<Vec<_>>(),
+        "every row of the good table"
+    );
+}
