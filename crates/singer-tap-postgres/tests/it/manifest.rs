@@ -900,6 +900,30 @@ tables:
     );
 }
 
+/// `slowly(id)`: the id, after a pause of `seconds` every 100 ids (a table
+/// read through it takes a while, for tests of tables read side by side).
+fn add_slowly(db: &mut Db, seconds: f64) {
+    db.client
+        .batch_execute(&format!(
+            "CREATE FUNCTION slowly(i bigint) RETURNS bigint VOLATILE LANGUAGE sql AS
+               $$ SELECT CASE WHEN i % 100 = 0 THEN (SELECT i FROM pg_sleep({seconds})) ELSE i END $$;"
+        ))
+        .expect("slow function");
+}
+
+/// A manifest of two tables of GITLAB_DB, `(export_table, import_query)`
+/// each, keyed by `id`.
+fn two_tables(a: (&str, &str), b: (&str, &str)) -> Manifest {
+    let mut text = String::from("tables:\n");
+    for (table, query) in [a, b] {
+        text.push_str(&format!(
+            "  {table}:\n    import_db: GITLAB_DB\n    export_table: {table}\n    \
+             export_table_primary_key: id\n    import_query: {query}\n"
+        ));
+    }
+    Manifest::parse(&text).expect("valid")
+}
+
 /// Records of each stream as (id, whole record) pairs, sorted: what a
 /// target ends up holding, whatever order streams interleave in.
 fn stream_rows(messages: &[Message]) -> std::collections::BTreeMap<String, Vec<String>> {
@@ -946,19 +970,14 @@ fn parallel_tables_load_at_once_with_the_rows_and_bookmarks_of_a_run_one_at_a_ti
 
     // Two tables that each take a second are read side by side: their
     // records interleave (each sends its lines at every STATE).
-    db.client
-        .batch_execute(
-            "CREATE FUNCTION slowly(i bigint) RETURNS bigint VOLATILE LANGUAGE sql AS
-               $$ SELECT CASE WHEN i % 100 = 0 THEN (SELECT i FROM pg_sleep(0.05)) ELSE i END $$;",
-        )
-        .expect("slow function");
-    let two = Manifest::parse(
-        "tables:\n  issues_a:\n    import_db: GITLAB_DB\n    export_table: issues_a\n    \
-         export_table_primary_key: id\n    import_query: SELECT slowly(id) AS id, project_id FROM issues\n  \
-         issues_b:\n    import_db: GITLAB_DB\n    export_table: issues_b\n    \
-         export_table_primary_key: id\n    import_query: SELECT slowly(id) AS id, iid FROM issues\n",
-    )
-    .expect("valid");
+    add_slowly(&mut db, 0.05);
+    let two = two_tables(
+        (
+            "issues_a",
+            "SELECT slowly(id) AS id, project_id FROM issues",
+        ),
+        ("issues_b", "SELECT slowly(id) AS id, iid FROM issues"),
+    );
     let both = run(&db, &two, State::new(), &many);
     let order: Vec<&str> = both
         .iter()
@@ -1030,19 +1049,11 @@ fn parallel_tables_load_at_once_with_the_rows_and_bookmarks_of_a_run_one_at_a_ti
 #[test]
 fn a_failing_table_stops_a_parallel_run_and_the_last_state_still_covers_what_was_written() {
     let mut db = db("mf_tables_failing");
-    db.client
-        .batch_execute(
-            "CREATE FUNCTION slowly(i bigint) RETURNS bigint VOLATILE LANGUAGE sql AS
-               $$ SELECT CASE WHEN i % 100 = 0 THEN (SELECT i FROM pg_sleep(0.02)) ELSE i END $$;",
-        )
-        .expect("slow function");
-    let two = Manifest::parse(
-        "tables:\n  good:\n    import_db: GITLAB_DB\n    export_table: good\n    \
-         export_table_primary_key: id\n    import_query: SELECT slowly(id) AS id, iid FROM issues\n  \
-         bad:\n    import_db: GITLAB_DB\n    export_table: bad\n    \
-         export_table_primary_key: id\n    import_query: SELECT id, 1 / (id - 700) AS x FROM issues\n",
-    )
-    .expect("valid");
+    add_slowly(&mut db, 0.02);
+    let two = two_tables(
+        ("good", "SELECT slowly(id) AS id, iid FROM issues"),
+        ("bad", "SELECT id, 1 / (id - 700) AS x FROM issues"),
+    );
     let mut opts = options(LoadType::Full, &[], "2024-06-03T00:00:00Z");
     opts.step = 200;
     opts.sync.parallelism = 2;
